@@ -1,0 +1,89 @@
+"""The ``lanhar-fl`` command: subcommands configured by Hydra ``key=value`` overrides."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+from collections.abc import Callable
+
+from .config import ConfigError, load_config
+from .data.errors import DataError
+
+# subcommand words -> "module:function" under lanhar_fl.commands; each function takes the
+# composed config and returns an exit code.
+COMMANDS: dict[tuple[str, ...], str] = {
+    ("data", "summary"): "data:summary",
+    ("interpret",): "interpret:interpret",
+    ("train",): "train:train",
+    ("simulate",): "simulate:simulate",
+    ("privacy-sweep",): "privacy_sweep:privacy_sweep",
+    ("certs",): "certs:certs",
+    ("export",): "export:export",
+    ("bench",): "bench:bench",
+}
+
+USAGE = """usage: lanhar-fl COMMAND [key=value ...]
+
+commands:
+  data summary     load and window a dataset; print a JSON summary
+  interpret        print the semantic interpretation of window `index`
+  train            centralized two-stage LanHAR training and evaluation
+  simulate         federated stage 2 over many simulated phones (Flower Simulation Engine)
+  privacy-sweep    run `simulate` across privacy settings
+  certs            CA, SuperLink TLS certificate and SuperNode keys (out=DIR)
+  export           on-device sensor encoder + label bank (checkpoint=PATH format=onnx|torchscript)
+  bench NAME       run a benchmark from simulations/
+
+Configuration is Hydra overrides, e.g. `dataset=uci_hapt dataset.root=DIR preset=smoke seed=1`.
+`lanhar-fl COMMAND --cfg` prints the composed configuration and exits.
+"""
+
+
+def _resolve(argv: list[str]) -> tuple[Callable, list[str], list[str]]:
+    for words, target in sorted(COMMANDS.items(), key=lambda kv: -len(kv[0])):
+        if tuple(argv[: len(words)]) == words:
+            module_name, func_name = target.split(":")
+            try:
+                module = importlib.import_module(f"lanhar_fl.commands.{module_name}")
+            except ModuleNotFoundError as exc:
+                if exc.name == f"lanhar_fl.commands.{module_name}":
+                    raise SystemExit(f"lanhar-fl: `{' '.join(words)}` is not available yet "
+                                     "in this version") from exc
+                raise
+            return getattr(module, func_name), list(words), argv[len(words):]
+    raise SystemExit(f"lanhar-fl: unknown command {' '.join(argv[:2]) or '(none)'}\n\n{USAGE}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(USAGE)
+        return 0
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)
+    func, words, rest = _resolve(argv)
+    show_cfg = "--cfg" in rest
+    rest = [a for a in rest if a != "--cfg"]
+    if words == ["bench"]:
+        if not rest or "=" in rest[0]:
+            raise SystemExit("lanhar-fl bench: name a benchmark, e.g. `lanhar-fl bench interpret`")
+        rest = [f"+bench_name={rest[0]}", *rest[1:]]
+    bad = [a for a in rest if "=" not in a]
+    if bad:
+        raise SystemExit(f"lanhar-fl: expected key=value overrides, got {bad}")
+    try:
+        cfg = load_config(rest)
+        if show_cfg:
+            from .config import to_yaml
+
+            print(to_yaml(cfg))
+            return 0
+        return int(func(cfg) or 0)
+    except (ConfigError, DataError) as exc:
+        print(f"lanhar-fl: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

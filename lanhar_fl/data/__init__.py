@@ -1,0 +1,1 @@
+"""IMU data: recordings as read, the ``Windows`` container, preprocessing, loaders, partitions."""

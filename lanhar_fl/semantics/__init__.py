@@ -1,0 +1,1 @@
+"""Windows -> language: features, interpreters, validation, label-semantic bank, text encoder."""
