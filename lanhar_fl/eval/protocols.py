@@ -332,13 +332,10 @@ def check_split(split: Split) -> None:
 
 def _describable(cfg: DictConfig | None = None) -> set[str]:
     """Activities the label bank can describe: ``cfg.label_bank`` files, else the shipped ones."""
-    from ..semantics.descriptions import load_descriptions
+    from ..semantics.descriptions import descriptions_from_config
 
     bank = (cfg.get("label_bank") if cfg is not None else None) or {}
-    names = set(load_descriptions(bank.get("descriptions")))
-    for extra in bank.get("extra_descriptions") or []:
-        names |= set(load_descriptions(extra))
-    return names
+    return set(descriptions_from_config(bank))
 
 
 def _dataset_cfg(cfg: DictConfig, name: str, label_space: dict[str, Any] | None) -> DictConfig:

