@@ -1,0 +1,119 @@
+"""The LanHAR sensor encoder: a small Transformer over IMU windows, sum-pooled over time.
+
+Input: windows (B, T, 6) in SI units (acc m/s^2, gyro rad/s) with NaN gyro channels when the
+device has no gyroscope (see ``lanhar_fl.data.windows``). ``InputAdapter`` replaces NaN by 0,
+divides by fixed constants (acc / 9.81, gyro / 3: no data-dependent statistics, so nothing has to
+travel or be re-estimated per phone) and appends a gyro-present indicator channel (1 where all
+three gyro values of a sample are finite), so the first Linear sees 7 channels.
+
+Then Linear(7 -> d) + fixed sinusoidal positions + N encoder layers (attention from plain
+Linear layers, see ``attention.py``) + sum pooling over time -> (B, d). The projection heads live
+in ``heads.py``. Only Linear and LayerNorm layers carry parameters: Opacus accepts the model in
+every grad-sample mode. Buffers (positions, scales) are non-persistent: they are not in the
+state dict and never travel.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .attention import SelfAttention
+from .presets import ModelConfig
+
+ACC_SCALE = 9.81  # m/s^2 -> g
+GYRO_SCALE = 3.0  # rad/s; typical human motion stays within a few rad/s
+IN_CHANNELS = 7  # acc xyz, gyro xyz, gyro-present indicator
+
+
+class InputAdapter(nn.Module):
+    """(B, T, 6) SI windows with NaN gyro -> (B, T, 7) scaled, finite, gyro-present flag."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        scale = torch.tensor([ACC_SCALE] * 3 + [GYRO_SCALE] * 3, dtype=torch.float32)
+        self.register_buffer("scale", scale, persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-1] != 6:
+            raise ValueError(f"expected windows (B, T, 6), got {tuple(x.shape)}")
+        present = torch.isfinite(x[..., 3:6]).all(dim=-1, keepdim=True).to(x.dtype)
+        clean = torch.where(torch.isfinite(x), x, torch.zeros_like(x)) / self.scale
+        return torch.cat([clean, present], dim=-1)
+
+
+class SinusoidalPositions(nn.Module):
+    """Adds the fixed sine/cosine table of "Attention is all you need" (a buffer)."""
+
+    def __init__(self, d_model: int, max_len: int) -> None:
+        super().__init__()
+        position = torch.arange(max_len, dtype=torch.float32).unsqueeze(1)
+        div = torch.exp(torch.arange(0, d_model, 2, dtype=torch.float32)
+                        * (-math.log(10000.0) / d_model))
+        table = torch.zeros(max_len, d_model)
+        table[:, 0::2] = torch.sin(position * div)
+        table[:, 1::2] = torch.cos(position * div[: d_model // 2])
+        self.register_buffer("table", table, persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[1] > self.table.shape[0]:
+            raise ValueError(f"window of {x.shape[1]} samples exceeds max_len "
+                             f"{self.table.shape[0]}; raise model.max_len")
+        return x + self.table[: x.shape[1]]
+
+
+class EncoderLayer(nn.Module):
+    """One Transformer encoder layer, pre-LN (``norm_first``) or post-LN (the reference)."""
+
+    def __init__(self, d_model: int, n_heads: int, ff_dim: int, dropout: float,
+                 norm_first: bool, activation: str, attn_dropout: float = 0.0) -> None:
+        super().__init__()
+        self.norm_first = norm_first
+        self.attn = SelfAttention(d_model, n_heads, attn_dropout)
+        self.norm1 = nn.LayerNorm(d_model)
+        self.norm2 = nn.LayerNorm(d_model)
+        act = nn.GELU() if activation == "gelu" else nn.ReLU()
+        self.ff = nn.Sequential(nn.Linear(d_model, ff_dim), act, nn.Dropout(dropout),
+                                nn.Linear(ff_dim, d_model))
+        self.drop1 = nn.Dropout(dropout)
+        self.drop2 = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.norm_first:
+            x = x + self.drop1(self.attn(self.norm1(x)))
+            return x + self.drop2(self.ff(self.norm2(x)))
+        x = self.norm1(x + self.drop1(self.attn(x)))
+        return self.norm2(x + self.drop2(self.ff(x)))
+
+
+class SensorEncoder(nn.Module):
+    """Windows (B, T, 6) -> sum-pooled features (B, d_model)."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        if cfg.d_model is None:
+            raise ValueError("resolve the ModelConfig (cfg.resolve(text_dim)) before building")
+        d = cfg.d_model
+        self.out_dim = d
+        self.inputs = InputAdapter()
+        self.embed = nn.Linear(IN_CHANNELS, d)
+        self.positions = SinusoidalPositions(d, cfg.max_len)
+        self.dropout = nn.Dropout(cfg.dropout)
+        self.layers = nn.ModuleList(
+            EncoderLayer(d, cfg.n_heads, cfg.ff_dim, cfg.dropout, cfg.norm_first, cfg.activation,
+                         cfg.attn_dropout)
+            for _ in range(cfg.n_layers)
+        )
+        self.final_norm = nn.LayerNorm(d) if cfg.norm_first else nn.Identity()
+
+    def sequence(self, windows: torch.Tensor) -> torch.Tensor:
+        """Per-sample features (B, T, d)."""
+        x = self.dropout(self.positions(self.embed(self.inputs(windows))))
+        for layer in self.layers:
+            x = layer(x)
+        return self.final_norm(x)
+
+    def forward(self, windows: torch.Tensor) -> torch.Tensor:
+        return self.sequence(windows).sum(dim=1)

@@ -1,0 +1,1 @@
+"""End-to-end flows that tie data, semantics, models, training and evaluation together."""

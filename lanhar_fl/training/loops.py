@@ -1,0 +1,369 @@
+"""Reusable training machinery: loaders, optimizer, objectives, the epoch loop, local training.
+
+Stage 2 (centralised), the supervised baseline and the federated clients all train through
+``train_epochs``; ``local_train`` is the one-call client update (optionally FedProx, optionally
+made private by a ``privatize`` hook that wraps model/optimizer/loader/objective with Opacus).
+
+An objective is a callable ``objective(model, batch) -> loss`` with a ``reduction`` attribute
+("mean", "sum" or "none": per-example losses, as Opacus' ghost clipping requires).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+from tqdm.auto import tqdm
+
+from ..models.lanhar import as_tensor, unwrap
+from .losses import clip_loss, per_example_infonce_public
+
+
+class Objective(Protocol):
+    reduction: str
+
+    def __call__(self, model: nn.Module, batch: Sequence[torch.Tensor]) -> torch.Tensor: ...
+
+
+# ---------------------------------------------------------------------------- determinism, data
+
+
+@contextlib.contextmanager
+def deterministic(seed: int) -> Iterator[None]:
+    """Seed torch and enable deterministic algorithms for the block (restored afterwards)."""
+    previous = (torch.are_deterministic_algorithms_enabled(),
+                torch.is_deterministic_algorithms_warn_only_enabled())
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(previous[0], warn_only=previous[1])
+
+
+def make_loader(*arrays: np.ndarray | torch.Tensor, batch_size: int, seed: int = 0,
+                shuffle: bool = True) -> DataLoader:
+    """A DataLoader over aligned arrays, shuffled by its own seeded generator."""
+    tensors = [a if torch.is_tensor(a) else torch.from_numpy(np.ascontiguousarray(a))
+               for a in arrays]
+    generator = torch.Generator().manual_seed(seed)
+    return DataLoader(TensorDataset(*tensors), batch_size=batch_size, shuffle=shuffle,
+                      generator=generator)
+
+
+def duplicate_groups(text_emb: np.ndarray) -> np.ndarray:
+    """Group id per row: rows with bit-identical embeddings (identical texts) share an id."""
+    _, inverse = np.unique(np.asarray(text_emb), axis=0, return_inverse=True)
+    return inverse.reshape(-1).astype(np.int64)
+
+
+def stage2_loader(windows: np.ndarray, text_emb: np.ndarray, batch_size: int,
+                  seed: int = 0) -> DataLoader:
+    """Batches (windows (B,T,6), text embeddings (B,D), duplicate-text group ids (B,))."""
+    if len(windows) != len(text_emb):
+        raise ValueError(f"{len(windows)} windows but {len(text_emb)} text embeddings")
+    return make_loader(np.asarray(windows, np.float32), np.asarray(text_emb, np.float32),
+                       duplicate_groups(text_emb), batch_size=batch_size, seed=seed)
+
+
+def split_validation(labels: np.ndarray, fraction: float, seed: int = 0,
+                     groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(train, validation) indices: stratified by label, or whole ``groups`` (e.g. subjects)."""
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    n = len(labels)
+    if fraction <= 0 or n < 2:
+        return np.arange(n), np.zeros(0, np.int64)
+    val: list[np.ndarray] = []
+    if groups is not None:
+        groups = np.asarray(groups)
+        taken = 0
+        for g in rng.permutation(np.unique(groups)):
+            if taken >= fraction * n:
+                break
+            members = np.flatnonzero(groups == g)
+            if taken + len(members) >= n:  # never hold out everything
+                continue
+            val.append(members)
+            taken += len(members)
+    else:
+        for c in np.unique(labels):
+            members = rng.permutation(np.flatnonzero(labels == c))
+            k = int(round(fraction * len(members)))
+            if len(members) >= 2:
+                val.append(members[: max(k, 1)])
+    val_idx = np.sort(np.concatenate(val)) if val else np.zeros(0, np.int64)
+    return np.setdiff1d(np.arange(n), val_idx), val_idx
+
+
+def holdout(windows: np.ndarray, labels: np.ndarray, fraction: float, seed: int = 0,
+            groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(train indices, validation windows, validation labels) carved out of ``windows``."""
+    labels = np.asarray(labels)
+    if len(labels) != len(windows):
+        raise ValueError(f"{len(labels)} validation labels for {len(windows)} training windows "
+                         "(labels must label the training windows, or pass validation windows)")
+    train_idx, val_idx = split_validation(labels, fraction, seed, groups)
+    return train_idx, windows[val_idx], labels[val_idx]
+
+
+# ------------------------------------------------------------------------------ optimisation
+
+
+def make_optimizer(model: nn.Module, lr: float, weight_decay: float = 0.01) -> torch.optim.AdamW:
+    """AdamW; no weight decay on biases, norms and the logit scale (as in CLIP)."""
+    decay, no_decay = [], []
+    for name, p in unwrap(model).named_parameters():
+        if not p.requires_grad:
+            continue
+        (no_decay if p.ndim < 2 or "logit_scale" in name else decay).append(p)
+    groups = [{"params": decay, "weight_decay": weight_decay},
+              {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW([g for g in groups if g["params"]], lr=lr)
+
+
+def snapshot_params(model: nn.Module) -> dict[str, torch.Tensor]:
+    """Detached copies of the trainable parameters (FedProx's global model)."""
+    return {n: p.detach().clone() for n, p in unwrap(model).named_parameters() if p.requires_grad}
+
+
+@torch.no_grad()
+def proximal_step(model: nn.Module, global_params: dict[str, torch.Tensor], mu: float,
+                  lr: float) -> None:
+    """FedProx proximal term, applied decoupled: w <- w - lr * mu * (w - w_global).
+
+    With SGD this is exactly the gradient step of mu/2 ||w - w_global||^2; applied after the
+    optimizer step (like AdamW's weight decay) it never passes through DP clipping or noise and
+    costs no privacy (it does not touch the data).
+    """
+    for name, p in unwrap(model).named_parameters():
+        if name in global_params:
+            p.sub_(p - global_params[name], alpha=lr * mu)
+
+
+def train_epochs(model: nn.Module, loader: Iterable, optimizer: torch.optim.Optimizer,
+                 objective: Objective | Callable, epochs: int, *, proximal_mu: float = 0.0,
+                 global_params: dict[str, torch.Tensor] | None = None,
+                 on_epoch_end: Callable[[int, float], bool] | None = None,
+                 progress: bool = False, desc: str = "train") -> list[float]:
+    """Run ``epochs`` epochs; returns the mean training loss per epoch.
+
+    ``on_epoch_end(epoch, mean_loss)`` may return True to stop early. Empty batches (possible
+    under Opacus' Poisson sampling) are skipped.
+    """
+    if proximal_mu > 0 and global_params is None:
+        raise ValueError("proximal_mu > 0 needs global_params")
+    losses: list[float] = []
+    for epoch in range(epochs):
+        model.train()
+        total, count = 0.0, 0
+        bar = tqdm(loader, desc=f"{desc} {epoch + 1}/{epochs}", disable=not progress,
+                   leave=False)
+        for batch in bar:
+            n = len(batch[0])
+            if n == 0:
+                continue
+            optimizer.zero_grad(set_to_none=True)
+            loss = objective(model, batch)
+            loss.backward()
+            optimizer.step()
+            if proximal_mu > 0:
+                proximal_step(model, global_params, proximal_mu, optimizer.param_groups[0]["lr"])
+            total += float(loss.item()) * n
+            count += n
+        losses.append(total / max(count, 1))
+        if on_epoch_end is not None and on_epoch_end(epoch, losses[-1]):
+            break
+    return losses
+
+
+# -------------------------------------------------------------------------------- objectives
+
+
+class ClipObjective:
+    """Stage 2: symmetric CLIP between each window and its own interpretation embedding.
+
+    Batches are ``stage2_loader`` batches. No labels are used (as in the paper); with
+    ``dedup_positives`` items whose interpretation embeddings are identical are positives of
+    each other instead of false negatives. In-batch negatives: NOT for DP-SGD.
+    """
+
+    def __init__(self, dedup_positives: bool = True, reduction: str = "mean") -> None:
+        self.dedup_positives = dedup_positives
+        self.reduction = reduction
+
+    def __call__(self, model: nn.Module, batch: Sequence[torch.Tensor]) -> torch.Tensor:
+        windows, text, groups = batch[:3]
+        sensor, texts = model(windows, text)
+        mask = groups[:, None] == groups[None, :] if self.dedup_positives else None
+        return clip_loss(sensor, texts, unwrap(model).logit_scale, mask, self.reduction)
+
+
+class PublicInfoNCEObjective:
+    """Stage 2 for DP-SGD: each window against its own text and PUBLIC negatives only.
+
+    ``public_negatives`` (M, D) are text-space embeddings (label-bank prototypes, public
+    interpretation embeddings). They go through the text projection per example as a
+    (B, 1 + M, D) block, so example i's loss and gradient depend only on example i.
+    """
+
+    def __init__(self, public_negatives: np.ndarray | torch.Tensor,
+                 reduction: str = "mean") -> None:
+        self.public_negatives = torch.as_tensor(public_negatives, dtype=torch.float32)
+        if self.public_negatives.dim() != 2 or len(self.public_negatives) == 0:
+            raise ValueError("public_negatives must be a non-empty (M, D) array")
+        self.reduction = reduction
+
+    def __call__(self, model: nn.Module, batch: Sequence[torch.Tensor]) -> torch.Tensor:
+        windows, text = batch[:2]
+        negatives = self.public_negatives.to(text.device)
+        block = torch.cat([text[:, None], negatives.expand(len(text), -1, -1)], dim=1)
+        sensor, texts = model(windows, block)
+        return per_example_infonce_public(sensor, texts[:, 0], texts[:, 1:],
+                                          unwrap(model).logit_scale, self.reduction)
+
+
+class CrossEntropyObjective:
+    """Supervised baseline: batches (windows, labels)."""
+
+    def __init__(self, reduction: str = "mean") -> None:
+        self.reduction = reduction
+
+    def __call__(self, model: nn.Module, batch: Sequence[torch.Tensor]) -> torch.Tensor:
+        windows, labels = batch[:2]
+        return F.cross_entropy(model(windows), labels, reduction=self.reduction)
+
+
+def make_objective(loss: str = "clip", public_negatives: np.ndarray | None = None,
+                   dedup_positives: bool = True) -> Objective:
+    """``clip`` (in-batch, non-DP) or ``dp_public`` (per-example, public negatives)."""
+    if loss == "clip":
+        return ClipObjective(dedup_positives)
+    if loss == "dp_public":
+        if public_negatives is None:
+            raise ValueError("loss='dp_public' needs public_negatives")
+        return PublicInfoNCEObjective(public_negatives)
+    raise ValueError(f"loss must be 'clip' or 'dp_public', got {loss!r}")
+
+
+# ---------------------------------------------------------------------- validation, inference
+
+
+class BestState:
+    """Keeps the best-scoring weights seen so far and says when patience has run out."""
+
+    def __init__(self, model: nn.Module, patience: int) -> None:
+        self.model = unwrap(model)
+        self.patience = patience
+        self.best_score = -float("inf")
+        self.best_epoch: int | None = None
+        self._state: dict[str, torch.Tensor] | None = None
+
+    def update(self, epoch: int, score: float) -> bool:
+        """Record ``score`` of ``epoch``; True when ``patience`` epochs passed without a gain."""
+        if score > self.best_score:
+            self.best_score, self.best_epoch = score, epoch
+            self._state = copy.deepcopy(self.model.state_dict())
+        return self.patience > 0 and epoch - self.best_epoch >= self.patience
+
+    def restore(self) -> None:
+        if self._state is not None:
+            self.model.load_state_dict(self._state)
+
+
+@contextlib.contextmanager
+def eval_mode(model: nn.Module) -> Iterator[None]:
+    """Eval mode and no autograd for the block; the training flag is restored afterwards."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        model.train(was_training)
+
+
+def infer(model: nn.Module, fn: Callable[[torch.Tensor], torch.Tensor], windows: np.ndarray,
+          batch_size: int = 512) -> np.ndarray:
+    """``fn`` over windows in batches, in eval mode without autograd, as numpy."""
+    with eval_mode(model):
+        outs = [fn(as_tensor(windows[i:i + batch_size], model)).cpu()
+                for i in range(0, len(windows), batch_size)]
+    return torch.cat(outs).numpy() if outs else np.zeros((0,), np.float32)
+
+
+def fit(model: nn.Module, loader: Iterable, optimizer: torch.optim.Optimizer,
+        objective: Objective | Callable, epochs: int, *,
+        validate: Callable[[], float] | None = None, patience: int = 0,
+        progress: bool = False, desc: str = "train") -> dict[str, Any]:
+    """Train with per-epoch validation, early stopping and best-checkpoint restore.
+
+    Returns a JSON-able history: ``train_loss``, ``val_accuracy``, ``epoch_seconds``,
+    ``best_epoch`` (0-based, None without validation), ``stopped_early``.
+    """
+    history: dict[str, Any] = {"train_loss": [], "val_accuracy": [], "epoch_seconds": [],
+                               "best_epoch": None, "stopped_early": False}
+    best = BestState(model, patience)
+    start = time.perf_counter()
+
+    def end_of_epoch(epoch: int, loss: float) -> bool:
+        nonlocal start
+        history["epoch_seconds"].append(time.perf_counter() - start)
+        history["train_loss"].append(loss)
+        stop = False
+        if validate is not None:
+            score = float(validate())
+            history["val_accuracy"].append(score)
+            stop = best.update(epoch, score)
+            history["stopped_early"] = stop and epoch + 1 < epochs
+        start = time.perf_counter()
+        return stop
+
+    train_epochs(model, loader, optimizer, objective, epochs, on_epoch_end=end_of_epoch,
+                 progress=progress, desc=desc)
+    if validate is not None:
+        best.restore()
+        history["best_epoch"] = best.best_epoch
+    return history
+
+
+def local_train(model: nn.Module, windows: np.ndarray, text_emb: np.ndarray, epochs: int,
+                lr: float, batch_size: int, loss: str = "clip",
+                public_negatives: np.ndarray | None = None, proximal_mu: float = 0.0,
+                global_params: dict[str, torch.Tensor] | None = None, *,
+                weight_decay: float = 0.01, dedup_positives: bool = True, seed: int = 0,
+                privatize: Callable[..., tuple] | None = None,
+                progress: bool = False) -> dict[str, Any]:
+    """One client update of stage 2 (no labels): returns ``loss`` per epoch, ``num_examples``.
+
+    ``proximal_mu > 0`` adds FedProx's proximal term towards ``global_params`` (default: the
+    weights ``model`` holds on entry, i.e. the global model just received). ``privatize``,
+    if given, is called as ``privatize(model, optimizer, loader, objective)`` and returns the
+    four (e.g. wrapped by Opacus' ``make_private``); use ``loss="dp_public"`` with it. The
+    wrapper's hooks are removed afterwards (``_close``); ``model`` holds the trained weights.
+    """
+    with deterministic(seed):
+        if proximal_mu > 0 and global_params is None:
+            global_params = snapshot_params(model)
+        loader = stage2_loader(windows, text_emb, batch_size, seed)
+        optimizer = make_optimizer(model, lr, weight_decay)
+        objective = make_objective(loss, public_negatives, dedup_positives)
+        wrapped = model
+        if privatize is not None:
+            wrapped, optimizer, loader, objective = privatize(model, optimizer, loader, objective)
+        try:
+            losses = train_epochs(wrapped, loader, optimizer, objective, epochs,
+                                  proximal_mu=proximal_mu, global_params=global_params,
+                                  progress=progress, desc="local")
+        finally:
+            if wrapped is not model and hasattr(wrapped, "_close"):
+                wrapped._close()  # detach Opacus hooks so the next round can wrap again
+    return {"loss": losses, "num_examples": int(len(windows))}
