@@ -60,8 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(USAGE)
         return 0
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s",
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s",
                         stream=sys.stderr)
+    for ours in ("lanhar_fl", "server", "client", "simulations"):
+        logging.getLogger(ours).setLevel(logging.INFO)
     func, words, rest = _resolve(argv)
     show_cfg = "--cfg" in rest
     rest = [a for a in rest if a != "--cfg"]

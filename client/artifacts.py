@@ -1,0 +1,65 @@
+"""The phone's copy of the server's text side (frozen encoder + label bank), by fingerprint.
+
+Received once (the server attaches the records only for phones that lack the current version),
+unpacked to ``<cache_dir>/artifacts/<fingerprint>/`` and kept in memory for later rounds.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+from flwr.app import RecordDict
+
+from lanhar_fl.federated import schema
+from lanhar_fl.federated.artifacts import record_fingerprint, unpack_directory
+from lanhar_fl.semantics.label_bank import LabelBank
+from lanhar_fl.semantics.text_encoder import TextEncoder
+
+
+class MissingArtifactError(RuntimeError):
+    """The server named an artefact version this phone never received."""
+
+
+@dataclass(frozen=True)
+class TextArtifacts:
+    encoder: TextEncoder
+    bank: LabelBank
+
+
+def artifact_root(cache_dir: str | None) -> Path:
+    base = Path(str(cache_dir or "~/.cache/lanhar-fl")).expanduser()
+    return base / "artifacts"
+
+
+def receive(content: RecordDict, root: Path) -> None:
+    """Unpack any artefact records in a server message (no-op when there are none)."""
+    pairs = ((schema.TEXT_ENCODER, schema.TEXT_ENCODER_META),
+             (schema.LABEL_BANK, schema.LABEL_BANK_META))
+    for arrays_key, meta_key in pairs:
+        if arrays_key in content and meta_key in content:
+            meta = content[meta_key]
+            folder = root / record_fingerprint(meta)
+            if not folder.exists():
+                unpack_directory(content[arrays_key], meta, folder)
+
+
+def resolve(version: str, root: Path) -> TextArtifacts:
+    """The encoder and bank of ``version`` ("<encoder fp>:<bank fp>"), loaded once per process."""
+    encoder_fp, _, bank_fp = version.partition(":")
+    return TextArtifacts(_encoder(str(root / encoder_fp)), _bank(str(root / bank_fp)))
+
+
+@functools.lru_cache(maxsize=2)
+def _encoder(folder: str) -> TextEncoder:
+    if not Path(folder).exists():
+        raise MissingArtifactError(f"text encoder {Path(folder).name} was never received")
+    return TextEncoder.from_pretrained(folder).eval()
+
+
+@functools.lru_cache(maxsize=4)
+def _bank(folder: str) -> LabelBank:
+    if not Path(folder).exists():
+        raise MissingArtifactError(f"label bank {Path(folder).name} was never received")
+    return LabelBank.load(folder)

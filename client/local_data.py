@@ -1,0 +1,48 @@
+"""A phone's own windows: its partition in simulation, its local files in deployment.
+
+Deployment node config (``flower-supernode --node-config``): ``data-path`` (dataset folder on the
+phone), optional ``dataset`` (loader name; default: the run's dataset). Labels are not needed for
+training (stage 2 aligns windows with their own interpretations); they are used only when present,
+for local evaluation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from omegaconf import DictConfig, OmegaConf
+
+from lanhar_fl.config import ConfigError, config_dir
+from lanhar_fl.data.registry import load_windows
+from lanhar_fl.data.windows import Windows
+from lanhar_fl.federated.population import phone_windows
+
+PARTITION_ID = "partition-id"
+DATA_PATH = "data-path"
+DATASET = "dataset"
+
+
+def local_windows(cfg: DictConfig, node_config: Mapping[str, object]) -> tuple[Windows, int]:
+    """(this phone's windows, a stable phone index for seeding)."""
+    if PARTITION_ID in node_config:
+        pid = int(node_config[PARTITION_ID])
+        return phone_windows(cfg, pid), pid
+    if DATA_PATH in node_config:
+        return _deployed_windows(cfg, node_config), int(node_config.get("phone-id", 0))
+    raise ConfigError("this SuperNode has neither `partition-id` (simulation) nor `data-path` "
+                      "(deployment) in its node config")
+
+
+def _deployed_windows(cfg: DictConfig, node_config: Mapping[str, object]) -> Windows:
+    name = str(node_config.get(DATASET) or cfg.dataset.name)
+    path = config_dir() / "dataset" / f"{name}.yaml"
+    if not path.is_file():
+        raise ConfigError(f"node config dataset={name!r}: no configs/dataset/{name}.yaml")
+    local = cfg.copy()
+    local.dataset = OmegaConf.load(path)
+    local.dataset.root = str(node_config[DATA_PATH])
+    local.data.max_windows = None
+    windows = load_windows(local)
+    if not len(windows):
+        raise ConfigError(f"node config data-path={node_config[DATA_PATH]}: no windows")
+    return windows

@@ -1,0 +1,86 @@
+"""What a phone does in a round: interpret its windows on the device, embed them with the
+server's frozen text encoder (each text once, ever), and train or evaluate the sensor encoder.
+
+Nothing derived from the windows leaves this module except model arrays and scalar metrics.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+
+import numpy as np
+import torch
+from flwr.app import ArrayRecord, MetricRecord, RecordDict
+from omegaconf import DictConfig
+
+from lanhar_fl.data.windows import Windows
+from lanhar_fl.federated import schema
+from lanhar_fl.models.lanhar import LanHARModel, federated_state_dict, load_federated_state_dict
+from lanhar_fl.semantics.embedding_cache import EmbeddingCache
+from lanhar_fl.semantics.interpret import interpret_windows
+from lanhar_fl.training.loops import local_train
+from lanhar_fl.training.stage2 import predict_zero_shot
+
+from .artifacts import TextArtifacts
+
+
+class InjectedFailure(RuntimeError):
+    """Raised on purpose (federation.fail_phones) to test that rounds survive a lost phone."""
+
+
+def phone_embeddings(cfg: DictConfig, windows: Windows, text: TextArtifacts) -> np.ndarray:
+    """Interpret on the device, then embed with the frozen encoder through the local cache."""
+    texts = list(interpret_windows(windows, cfg, labels_known=False, progress=False).texts)
+    return text.encoder.embed(texts, cache=EmbeddingCache.from_config(cfg))
+
+
+def _model(cfg: DictConfig, text: TextArtifacts, arrays: ArrayRecord) -> LanHARModel:
+    model = LanHARModel.from_config(cfg.model, text_dim=text.encoder.dim)
+    load_federated_state_dict(model, arrays.to_torch_state_dict())
+    return model
+
+
+def train(cfg: DictConfig, round_config: Mapping[str, object], arrays: ArrayRecord,
+          windows: Windows, text: TextArtifacts, phone_index: int) -> RecordDict:
+    """Local stage-2 training; the reply holds arrays and scalar metrics only."""
+    server_round = int(round_config.get(schema.SERVER_ROUND, 0))
+    if phone_index in set(cfg.federation.get("fail_phones") or []) and server_round == 2:
+        raise InjectedFailure(f"phone {phone_index} fails in round 2 (federation.fail_phones)")
+    start = time.perf_counter()
+    embeddings = phone_embeddings(cfg, windows, text)
+    model = _model(cfg, text, arrays)
+    fed = cfg.federation
+    result = local_train(model, windows.data, embeddings, epochs=int(fed.local_epochs),
+                         lr=float(fed.lr), batch_size=int(fed.batch_size),
+                         proximal_mu=float(round_config.get("proximal-mu", 0.0)),
+                         seed=int(cfg.seed) * 100_003 + server_round * 1_009 + phone_index)
+    losses = result["loss"]
+    metrics = {
+        schema.NUM_EXAMPLES: int(len(windows)),
+        "train-loss": float(losses[-1]) if len(losses) else float("nan"),
+        "train-seconds": float(time.perf_counter() - start),
+        "local-epochs": int(fed.local_epochs),
+        "acc-only": float(np.mean(~windows.has_gyro)),
+    }
+    state = {k: v.contiguous() for k, v in federated_state_dict(model).items()}
+    return RecordDict({schema.ARRAYS: ArrayRecord(state), schema.METRICS: MetricRecord(metrics)})
+
+
+def evaluate(cfg: DictConfig, arrays: ArrayRecord, windows: Windows,
+             text: TextArtifacts) -> RecordDict:
+    """Local zero-shot accuracy against the bank (windows of classes the bank lacks skipped)."""
+    model = _model(cfg, text, arrays)
+    names = list(text.bank.class_names)
+    known = np.array([c in names for c in windows.class_names])
+    keep = known[windows.labels]
+    local = windows.subset(np.flatnonzero(keep))
+    if not len(local):
+        return RecordDict({schema.METRICS: MetricRecord({schema.NUM_EXAMPLES: 0,
+                                                         "accuracy": 0.0})})
+    lookup = np.array([names.index(c) if c in names else -1 for c in local.class_names])
+    with torch.no_grad():
+        predicted, _ = predict_zero_shot(model, local.data, text.bank.prototypes)
+    accuracy = float((predicted == lookup[local.labels]).mean())
+    return RecordDict({schema.METRICS: MetricRecord({schema.NUM_EXAMPLES: int(len(local)),
+                                                     "accuracy": accuracy})})

@@ -1,0 +1,30 @@
+"""The message schema between the ServerApp and the phones' ClientApp.
+
+Server -> phone (train / evaluate): ``arrays`` (the global sensor-encoder arrays), ``config``
+(round settings and the run's configuration as JSON), and, only for a phone that does not hold
+the current version yet, the text-side artefacts (frozen text encoder, label bank, public
+negatives). Phone -> server: ``arrays`` (train only) and ``metrics`` (scalars only). Nothing else
+may leave a phone: see ``lanhar_fl.federated.audit``.
+"""
+
+from __future__ import annotations
+
+ARRAYS = "arrays"
+CONFIG = "config"
+METRICS = "metrics"
+
+TEXT_ENCODER = "text-encoder"  # ArrayRecord: the frozen stage-1 text encoder weights
+TEXT_ENCODER_META = "text-encoder-meta"  # ConfigRecord: model config, tokenizer, fingerprint
+LABEL_BANK = "label-bank"  # ArrayRecord: prototypes (K, D)
+LABEL_BANK_META = "label-bank-meta"  # ConfigRecord: bank JSON (names, descriptions, version)
+ARTIFACT_RECORDS = (TEXT_ENCODER, TEXT_ENCODER_META, LABEL_BANK, LABEL_BANK_META)
+
+# keys inside CONFIG
+RUN_CONFIG = "lanhar-config"  # the composed Hydra config as JSON: one source of truth
+ARTIFACT_VERSION = "artifact-version"  # "<encoder fingerprint>:<bank fingerprint>"
+SERVER_ROUND = "server-round"
+
+# keys inside METRICS (all scalars)
+NUM_EXAMPLES = "num-examples"
+REPLY_METRICS = (NUM_EXAMPLES, "train-loss", "train-seconds", "local-epochs",
+                 "accuracy", "loss", "epsilon", "delta", "acc-only")

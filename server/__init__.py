@@ -1,0 +1,1 @@
+"""The Flower ServerApp: text-side artefacts, strategy, server-side evaluation."""

@@ -1,0 +1,127 @@
+"""A Grid wrapper between the strategy and the real Grid: artefact delivery and reply audit.
+
+Strategies (FedAvg, FedProx, FedAdam, DP wrappers) build the same messages for every phone. This
+wrapper adds the text-side artefacts to the messages of phones that do not hold the current
+version yet (a bank updated mid-federation reaches every phone at its next round), records what
+each phone uploaded, and checks every reply against the privacy boundary.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from flwr.app import Message, MessageType, RecordDict
+from flwr.serverapp import Grid
+
+from lanhar_fl.federated import schema
+from lanhar_fl.federated.audit import reply_violations
+
+log = logging.getLogger(__name__)
+
+
+class PrivacyBoundaryError(RuntimeError):
+    """A phone's reply carried something other than model arrays and scalar metrics."""
+
+
+@dataclass
+class Exchange:
+    """One send-and-receive: who was asked, who answered, what each uploaded."""
+
+    message_type: str
+    group_id: str
+    sent_to: list[int]
+    replied: list[int] = field(default_factory=list)
+    failed: dict[int, str] = field(default_factory=dict)
+    bytes_uploaded: dict[int, int] = field(default_factory=dict)
+    artifacts_sent_to: list[int] = field(default_factory=list)
+
+
+class ArtifactGrid(Grid):
+    """Delegates to ``grid``; adds artefacts to messages and audits replies."""
+
+    def __init__(self, grid: Grid, expected_shapes: Mapping[str, tuple[int, ...]],
+                 strict_audit: bool = True) -> None:
+        self._grid = grid
+        self.expected_shapes = dict(expected_shapes)
+        self.strict_audit = strict_audit
+        self.artifacts: dict = {}
+        self.version = ""
+        self.delivered: dict[int, str] = {}
+        self.exchanges: list[Exchange] = []
+        self.violations: list[str] = []
+
+    def set_artifacts(self, records: dict, version: str) -> None:
+        """Publish a new artefact version; each phone receives it with its next message."""
+        self.artifacts = dict(records)
+        self.version = version
+
+    # -- the Grid interface, delegated -------------------------------------------------------
+    def set_run(self, run) -> None:  # noqa: D102
+        self._grid.set_run(run)
+
+    @property
+    def run(self):  # noqa: D102
+        return self._grid.run
+
+    def create_message(self, content, message_type, dst_node_id, group_id, ttl=None):  # noqa: D102
+        return self._grid.create_message(content, message_type, dst_node_id, group_id, ttl)
+
+    def get_node_ids(self) -> Iterable[int]:  # noqa: D102
+        return self._grid.get_node_ids()
+
+    def push_messages(self, messages: Iterable[Message]) -> Iterable[str]:  # noqa: D102
+        return self._grid.push_messages(messages)
+
+    def pull_messages(self, message_ids: Iterable[str]) -> Iterable[Message]:  # noqa: D102
+        return self._grid.pull_messages(message_ids)
+
+    # -- the part that matters -----------------------------------------------------------------
+    def send_and_receive(self, messages: Iterable[Message], *,
+                         timeout: float | None = None) -> Iterable[Message]:
+        outgoing: list[Message] = []
+        exchange: Exchange | None = None
+        for msg in messages:
+            node = msg.metadata.dst_node_id
+            if exchange is None:
+                exchange = Exchange(msg.metadata.message_type, msg.metadata.group_id, [])
+            exchange.sent_to.append(node)
+            if self.artifacts and self.delivered.get(node) != self.version:
+                content = RecordDict({**dict(msg.content.items()), **self.artifacts})
+                msg = Message(content=content, dst_node_id=node,
+                              message_type=msg.metadata.message_type,
+                              group_id=msg.metadata.group_id)
+                exchange.artifacts_sent_to.append(node)
+            outgoing.append(msg)
+        if not outgoing:
+            return []
+        replies = list(self._grid.send_and_receive(outgoing, timeout=timeout))
+        assert exchange is not None
+        is_train = exchange.message_type == MessageType.TRAIN
+        for reply in replies:
+            node = reply.metadata.src_node_id
+            if reply.has_error():
+                exchange.failed[node] = reply.error.reason
+                log.warning("phone %s failed in %s: %s", node, exchange.message_type,
+                            reply.error.reason)
+                continue
+            exchange.replied.append(node)
+            if node in exchange.artifacts_sent_to:
+                self.delivered[node] = self.version
+            self._audit(node, reply.content, is_train)
+            arrays = reply.content.get(schema.ARRAYS)
+            exchange.bytes_uploaded[node] = arrays.count_bytes() if arrays is not None else 0
+        missing = set(exchange.sent_to) - set(exchange.replied) - set(exchange.failed)
+        for node in missing:
+            exchange.failed[node] = "no reply before the timeout"
+        self.exchanges.append(exchange)
+        return replies
+
+    def _audit(self, node: int, content: RecordDict, is_train: bool) -> None:
+        problems = reply_violations(content, self.expected_shapes, is_train)
+        if problems:
+            text = f"phone {node}: " + "; ".join(problems)
+            self.violations.append(text)
+            if self.strict_audit:
+                raise PrivacyBoundaryError(text)

@@ -1,0 +1,75 @@
+"""Many phones on one machine: the Flower Simulation Engine (Ray) running our ServerApp and
+ClientApp, driven by the composed Hydra config (``lanhar-fl simulate``)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+from lanhar_fl.config import ConfigError
+from lanhar_fl.federated.population import phone_count, split_for
+
+log = logging.getLogger(__name__)
+
+
+def backend_config(cfg: DictConfig) -> dict[str, Any]:
+    cpus = float(cfg.federation.get("cpus_per_phone", 1))
+    if cpus <= 0:
+        raise ConfigError(f"federation.cpus_per_phone must be positive, got {cpus}")
+    return {"client_resources": {"num_cpus": cpus, "num_gpus": 0.0},
+            "init_args": {"num_cpus": os.cpu_count() or 1, "include_dashboard": False}}
+
+
+def size_synthetic_population(cfg: DictConfig) -> DictConfig:
+    """For ``synthetic`` partitioned by subject, generate exactly ``num_phones`` training phones
+    plus held-out test phones (20%, at least 2, at most 200) whose windows only the server
+    evaluates on."""
+    if (cfg.dataset.name != "synthetic" or not cfg.get("num_phones")
+            or str(cfg.federation.partition).removeprefix("by_") != "subject"
+            or cfg.protocol.name != "cross_user" or cfg.protocol.get("test_subjects")):
+        return cfg
+    cfg = cfg.copy()
+    phones = int(cfg.num_phones)
+    test = min(200, max(2, round(0.2 * phones)))
+    cfg.dataset.num_phones = phones + test
+    cfg.protocol.test_subjects = list(range(phones, phones + test))
+    cfg.protocol.val_fraction = 0.0
+    return cfg
+
+
+def run(cfg: DictConfig, client_app=None) -> dict[str, Any]:
+    """Simulate ``num_phones`` phones (``phones_per_round`` a round); returns metrics.json.
+
+    ``client_app``: the phones' ClientApp (default: ``client.client_app.app``).
+    """
+    cfg = size_synthetic_population(cfg)
+    from flwr.simulation import run_simulation
+
+    from client.client_app import app as default_client_app
+    from server.server_app import make_server_app
+    from server.text_side import server_text_side
+
+    num_phones = phone_count(cfg)
+    if cfg.get("num_phones") and int(cfg.num_phones) != num_phones:
+        raise ConfigError(f"num_phones={cfg.num_phones} but the partition gave {num_phones}")
+    log.info("simulating %d phones, %d per round, %d rounds", num_phones,
+             min(int(cfg.phones_per_round), num_phones), int(cfg.rounds))
+    split = split_for(cfg)
+    text_side = server_text_side(cfg, split.bank_classes, split.seen_classes)
+    os.environ.setdefault("FLWR_DISABLE_UPDATE_CHECK", "1")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        run_simulation(server_app=make_server_app(cfg, num_phones, text_side),
+                       client_app=client_app or default_client_app,
+                       num_supernodes=num_phones, backend_config=backend_config(cfg))
+    metrics_path = Path(str(cfg.run_dir)).expanduser() / "metrics.json"
+    if not metrics_path.is_file():
+        raise RuntimeError(f"the federation ended without writing {metrics_path}; see the log "
+                           "above for the ServerApp's error")
+    return json.loads(metrics_path.read_text())
