@@ -43,7 +43,8 @@ def public_windows(cfg: DictConfig, classes: list[str]) -> Windows:
     public.dataset = OmegaConf.load(config_dir() / "dataset" / "synthetic.yaml")
     public.dataset.num_phones = int(cfg.federation.get("stage1_public_phones", 24))
     public.dataset.seed = int(cfg.seed) + PUBLIC_SEED_OFFSET
-    public.data.max_windows = cfg.data.get("max_windows")
+    fed = cfg.federation
+    public.data.max_windows = fed.get("stage1_max_windows") or cfg.data.get("max_windows")
     windows = load_windows(public)
     shared = [c for c in classes if c in windows.class_names]
     if not shared:

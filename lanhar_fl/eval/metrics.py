@@ -145,6 +145,10 @@ def new_activity_metrics(y_true: Sequence | np.ndarray, y_pred: Sequence | np.nd
         "new_activity_accuracy_among_new": among_new,
         "n_new_windows": int(is_new.sum()),
         "seen_activity_accuracy": float(np.mean(p[seen] == t[seen])) if seen.any() else None,
+        # weighted F1 over the windows of the shared (seen) classes, predictions among all
+        "seen_activity_weighted_f1": (
+            classification_metrics(t[seen], p[seen], names)["weighted_f1"] if seen.any()
+            else None),
     }
 
 

@@ -13,6 +13,7 @@ import numpy as np
 from omegaconf import DictConfig
 
 from ..data.windows import Windows
+from ..runtime import resolve_device
 from ..semantics.embedding_cache import EmbeddingCache
 from ..semantics.interpret import interpret_windows
 from ..semantics.label_bank import LabelBank
@@ -50,7 +51,7 @@ def build_text_side(cfg: DictConfig, bank_classes: list[str],
     Stage 1 sees only the classes of ``stage1_windows``: held-out (new) activities influence
     nothing but their own prototypes, built from their descriptions afterwards.
     """
-    encoder = TextEncoder.from_config(cfg.text_encoder)
+    encoder = TextEncoder.from_config(cfg.text_encoder).to(resolve_device(cfg.get("device")))
     cache = EmbeddingCache.from_config(cfg)
     history: dict[str, Any] = {}
     epochs = int(cfg.train.stage1.get("epochs", 0))

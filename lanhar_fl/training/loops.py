@@ -162,6 +162,7 @@ def train_epochs(model: nn.Module, loader: Iterable, optimizer: torch.optim.Opti
     if proximal_mu > 0 and global_params is None:
         raise ValueError("proximal_mu > 0 needs global_params")
     losses: list[float] = []
+    device = next(unwrap(model).parameters()).device
     for epoch in range(epochs):
         model.train()
         total, count = 0.0, 0
@@ -171,6 +172,7 @@ def train_epochs(model: nn.Module, loader: Iterable, optimizer: torch.optim.Opti
             n = len(batch[0])
             if n == 0:
                 continue
+            batch = [b.to(device, non_blocking=True) for b in batch]
             optimizer.zero_grad(set_to_none=True)
             loss = objective(model, batch)
             loss.backward()
