@@ -1,4 +1,5 @@
-"""The phone's copy of the server's text side (frozen encoder + label bank), by fingerprint.
+"""The phone's copy of the server's text side (frozen encoder + label bank, and the public
+negatives of sample-level DP), by fingerprint.
 
 Received once (the server attaches the records only for phones that lack the current version),
 unpacked to ``<cache_dir>/artifacts/<fingerprint>/`` and kept in memory for later rounds.
@@ -10,10 +11,12 @@ import functools
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from flwr.app import RecordDict
 
 from lanhar_fl.federated import schema
 from lanhar_fl.federated.artifacts import record_fingerprint, unpack_directory
+from lanhar_fl.privacy import public_negatives
 from lanhar_fl.semantics.label_bank import LabelBank
 from lanhar_fl.semantics.text_encoder import TextEncoder
 
@@ -26,6 +29,7 @@ class MissingArtifactError(RuntimeError):
 class TextArtifacts:
     encoder: TextEncoder
     bank: LabelBank
+    public_negatives: np.ndarray | None = None  # sample-level DP: public interpretation embeddings
 
 
 def artifact_root(cache_dir: str | None) -> Path:
@@ -36,7 +40,8 @@ def artifact_root(cache_dir: str | None) -> Path:
 def receive(content: RecordDict, root: Path) -> None:
     """Unpack any artefact records in a server message (no-op when there are none)."""
     pairs = ((schema.TEXT_ENCODER, schema.TEXT_ENCODER_META),
-             (schema.LABEL_BANK, schema.LABEL_BANK_META))
+             (schema.LABEL_BANK, schema.LABEL_BANK_META),
+             (schema.PUBLIC_NEGATIVES, schema.PUBLIC_NEGATIVES_META))
     for arrays_key, meta_key in pairs:
         if arrays_key in content and meta_key in content:
             meta = content[meta_key]
@@ -45,10 +50,12 @@ def receive(content: RecordDict, root: Path) -> None:
                 unpack_directory(content[arrays_key], meta, folder)
 
 
-def resolve(version: str, root: Path) -> TextArtifacts:
-    """The encoder and bank of ``version`` ("<encoder fp>:<bank fp>"), loaded once per process."""
+def resolve(version: str, root: Path, negatives: str | None = None) -> TextArtifacts:
+    """The encoder and bank of ``version`` ("<encoder fp>:<bank fp>") and, when the server named
+    them, the public negatives of fingerprint ``negatives``; loaded once per process."""
     encoder_fp, _, bank_fp = version.partition(":")
-    return TextArtifacts(_encoder(str(root / encoder_fp)), _bank(str(root / bank_fp)))
+    public = _negatives(str(root / negatives)) if negatives else None
+    return TextArtifacts(_encoder(str(root / encoder_fp)), _bank(str(root / bank_fp)), public)
 
 
 @functools.lru_cache(maxsize=2)
@@ -63,3 +70,10 @@ def _bank(folder: str) -> LabelBank:
     if not Path(folder).exists():
         raise MissingArtifactError(f"label bank {Path(folder).name} was never received")
     return LabelBank.load(folder)
+
+
+@functools.lru_cache(maxsize=2)
+def _negatives(folder: str) -> np.ndarray:
+    if not Path(folder).exists():
+        raise MissingArtifactError(f"public negatives {Path(folder).name} were never received")
+    return public_negatives.load(folder)

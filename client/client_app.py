@@ -1,41 +1,85 @@
-"""The Flower ClientApp: one phone. ``flwr run .`` and ``lanhar-fl simulate`` both load ``app``."""
+"""The Flower ClientApp: one phone. ``flwr run .`` and ``lanhar-fl simulate`` both load ``app``.
+
+``train`` serves both server paths: the Message API (our strategies, DP wrappers) and, for
+``privacy=secagg``, Flower's legacy SecAgg+ protocol, whose messages it hands to ``secagg_app``
+(``NumPyClient`` + ``secaggplus_mod``). ``query`` receives the text-side artefacts before the
+legacy rounds start.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
-from flwr.app import Context, Message
+import numpy as np
+from flwr.app import Array, ArrayRecord, Context, Message, MetricRecord, RecordDict
 from flwr.clientapp import ClientApp
 
 from lanhar_fl.federated import schema
 from lanhar_fl.federated.runconfig import config_from_json
+from lanhar_fl.models.lanhar import LanHARModel, federated_state_dict
+from lanhar_fl.privacy import secagg
 
 from . import artifacts, phone
-from .local_data import local_windows
+from .local_data import local_windows, node_cache_dir
 
 app = ClientApp()
 log = logging.getLogger(__name__)
 
 
+def _load(round_config: Mapping[str, Any], content: RecordDict | None, context: Context):
+    cfg = config_from_json(str(round_config[schema.RUN_CONFIG]))
+    root = artifacts.artifact_root(node_cache_dir(cfg, context.node_config))
+    if content is not None:
+        artifacts.receive(content, root)
+    negatives = round_config.get(schema.PUBLIC_NEGATIVES_VERSION)
+    text = artifacts.resolve(str(round_config[schema.ARTIFACT_VERSION]), root,
+                             str(negatives) if negatives else None)
+    windows, index = local_windows(cfg, context.node_config)
+    return cfg, text, windows, index
+
+
 def _prepare(msg: Message, context: Context):
     round_config = msg.content[schema.CONFIG]
-    cfg = config_from_json(str(round_config[schema.RUN_CONFIG]))
-    root = artifacts.artifact_root(cfg.get("cache_dir"))
-    artifacts.receive(msg.content, root)
-    text = artifacts.resolve(str(round_config[schema.ARTIFACT_VERSION]), root)
-    windows, index = local_windows(cfg, context.node_config)
-    return cfg, round_config, text, windows, index
+    return (round_config, *_load(round_config, msg.content, context))
+
+
+def secagg_fit(context: Context, parameters: list[np.ndarray],
+               config: dict[str, Any]) -> tuple[list[np.ndarray], int, dict[str, Any]]:
+    """The legacy (SecAgg+) phone: the same local training, on ndarrays in model-key order."""
+    cfg, text, windows, index = _load(config, None, context)
+    keys = list(federated_state_dict(LanHARModel.from_config(cfg.model, text.encoder.dim)))
+    arrays = ArrayRecord({k: Array(np.ascontiguousarray(p))
+                          for k, p in zip(keys, parameters, strict=True)})
+    reply = phone.train(cfg, config, arrays, windows, text, index, context.state)
+    out, metrics = reply[schema.ARRAYS], reply[schema.METRICS]
+    return ([out[k].numpy() for k in keys], int(metrics[schema.NUM_EXAMPLES]),
+            {k: v for k, v in metrics.items() if k != schema.NUM_EXAMPLES})
+
+
+secagg_app = secagg.legacy_client_app(secagg_fit)
 
 
 @app.train()
 def train(msg: Message, context: Context) -> Message:
-    cfg, round_config, text, windows, index = _prepare(msg, context)
-    content = phone.train(cfg, round_config, msg.content[schema.ARRAYS], windows, text, index)
+    if secagg.is_secagg_message(msg):
+        return secagg_app(msg, context)
+    round_config, cfg, text, windows, index = _prepare(msg, context)
+    content = phone.train(cfg, round_config, msg.content[schema.ARRAYS], windows, text, index,
+                          context.state)
     return Message(content=content, reply_to=msg)
 
 
 @app.evaluate()
 def evaluate(msg: Message, context: Context) -> Message:
-    cfg, _, text, windows, _ = _prepare(msg, context)
+    _, cfg, text, windows, _ = _prepare(msg, context)
     content = phone.evaluate(cfg, msg.content[schema.ARRAYS], windows, text)
     return Message(content=content, reply_to=msg)
+
+
+@app.query()
+def query(msg: Message, context: Context) -> Message:
+    """Artefact provisioning: unpack and load the text side; reply with no data."""
+    _prepare(msg, context)
+    return Message(content=RecordDict({schema.METRICS: MetricRecord({})}), reply_to=msg)

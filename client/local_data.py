@@ -1,9 +1,11 @@
 """A phone's own windows: its partition in simulation, its local files in deployment.
 
 Deployment node config (``flower-supernode --node-config``): ``data-path`` (dataset folder on the
-phone), optional ``dataset`` (loader name; default: the run's dataset). Labels are not needed for
-training (stage 2 aligns windows with their own interpretations); they are used only when present,
-for local evaluation.
+phone), optional ``dataset`` (loader name; default: the run's dataset), optional ``phone-id`` (an
+integer that seeds this phone's local training) and optional ``cache-dir`` (this phone's cache of
+windows and received text-side artefacts; default: the run's ``cache_dir``, which the server
+resolves on its own machine). Labels are not needed for training (stage 2 aligns windows with
+their own interpretations); they are used only when present, for local evaluation.
 """
 
 from __future__ import annotations
@@ -20,6 +22,14 @@ from lanhar_fl.federated.population import phone_windows
 PARTITION_ID = "partition-id"
 DATA_PATH = "data-path"
 DATASET = "dataset"
+PHONE_ID = "phone-id"
+CACHE_DIR = "cache-dir"
+
+
+def node_cache_dir(cfg: DictConfig, node_config: Mapping[str, object]) -> str | None:
+    """This phone's cache folder: node config ``cache-dir``, else the run's ``cache_dir``."""
+    value = node_config.get(CACHE_DIR) or cfg.get("cache_dir")
+    return str(value) if value else None
 
 
 def local_windows(cfg: DictConfig, node_config: Mapping[str, object]) -> tuple[Windows, int]:
@@ -28,7 +38,7 @@ def local_windows(cfg: DictConfig, node_config: Mapping[str, object]) -> tuple[W
         pid = int(node_config[PARTITION_ID])
         return phone_windows(cfg, pid), pid
     if DATA_PATH in node_config:
-        return _deployed_windows(cfg, node_config), int(node_config.get("phone-id", 0))
+        return _deployed_windows(cfg, node_config), int(node_config.get(PHONE_ID, 0))
     raise ConfigError("this SuperNode has neither `partition-id` (simulation) nor `data-path` "
                       "(deployment) in its node config")
 
@@ -41,6 +51,7 @@ def _deployed_windows(cfg: DictConfig, node_config: Mapping[str, object]) -> Win
     local = cfg.copy()
     local.dataset = OmegaConf.load(path)
     local.dataset.root = str(node_config[DATA_PATH])
+    local.cache_dir = node_cache_dir(cfg, node_config)
     local.data.max_windows = None
     windows = load_windows(local)
     if not len(windows):

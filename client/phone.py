@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -17,6 +18,11 @@ from omegaconf import DictConfig
 from lanhar_fl.data.windows import Windows
 from lanhar_fl.federated import schema
 from lanhar_fl.models.lanhar import LanHARModel, federated_state_dict, load_federated_state_dict
+from lanhar_fl.privacy.client_level import clip_on_phone
+from lanhar_fl.privacy.membership import training_windows
+from lanhar_fl.privacy.opacus_engine import PhoneDP
+from lanhar_fl.privacy.public_negatives import dp_negatives
+from lanhar_fl.privacy.settings import SampleLevel, privacy_mode
 from lanhar_fl.semantics.embedding_cache import EmbeddingCache
 from lanhar_fl.semantics.interpret import interpret_windows
 from lanhar_fl.training.loops import local_train
@@ -41,30 +47,62 @@ def _model(cfg: DictConfig, text: TextArtifacts, arrays: ArrayRecord) -> LanHARM
     return model
 
 
+def _sample_level(cfg: DictConfig, text: TextArtifacts, n_examples: int,
+                  state: RecordDict | None) -> tuple[PhoneDP, dict[str, Any]]:
+    """The phone's DP-SGD for this round and ``local_train``'s DP arguments."""
+    fed = cfg.federation
+    dp = PhoneDP(SampleLevel.from_cfg(cfg), n_examples, int(fed.batch_size),
+                 int(fed.local_epochs), int(cfg.rounds), state)
+    negatives = dp_negatives(text.bank.prototypes, text.public_negatives)
+    return dp, {"loss": "dp_public", "public_negatives": negatives, "privatize": dp.privatize}
+
+
 def train(cfg: DictConfig, round_config: Mapping[str, object], arrays: ArrayRecord,
-          windows: Windows, text: TextArtifacts, phone_index: int) -> RecordDict:
-    """Local stage-2 training; the reply holds arrays and scalar metrics only."""
+          windows: Windows, text: TextArtifacts, phone_index: int,
+          state: RecordDict | None = None) -> RecordDict:
+    """Local stage-2 training; the reply holds arrays and scalar metrics only.
+
+    ``state`` is the phone's ``context.state``: with sample-level DP it carries the accountant
+    history across rounds, so the reported epsilon is cumulative.
+    """
     server_round = int(round_config.get(schema.SERVER_ROUND, 0))
     if phone_index in set(cfg.federation.get("fail_phones") or []) and server_round == 2:
         raise InjectedFailure(f"phone {phone_index} fails in round 2 (federation.fail_phones)")
     start = time.perf_counter()
-    embeddings = phone_embeddings(cfg, windows, text)
+    windows = training_windows(cfg, windows, phone_index)
     model = _model(cfg, text, arrays)
     fed = cfg.federation
-    result = local_train(model, windows.data, embeddings, epochs=int(fed.local_epochs),
-                         lr=float(fed.lr), batch_size=int(fed.batch_size),
-                         proximal_mu=float(round_config.get("proximal-mu", 0.0)),
-                         seed=int(cfg.seed) * 100_003 + server_round * 1_009 + phone_index)
-    losses = result["loss"]
-    metrics = {
+    mode = privacy_mode(cfg)
+    dp, dp_args = None, {}
+    if mode == "sample_level":
+        dp, dp_args = _sample_level(cfg, text, len(windows), state)
+    losses: list[float] = []
+    if dp is None or not dp.exhausted:
+        embeddings = phone_embeddings(cfg, windows, text)
+        result = local_train(model, windows.data, embeddings, epochs=int(fed.local_epochs),
+                             lr=float(fed.lr), batch_size=int(fed.batch_size),
+                             proximal_mu=float(round_config.get("proximal-mu", 0.0)),
+                             seed=int(cfg.seed) * 100_003 + server_round * 1_009 + phone_index,
+                             **dp_args)
+        losses = result["loss"]
+    metrics: dict[str, float | int] = {
         schema.NUM_EXAMPLES: int(len(windows)),
-        "train-loss": float(losses[-1]) if len(losses) else float("nan"),
         "train-seconds": float(time.perf_counter() - start),
         "local-epochs": int(fed.local_epochs),
         "acc-only": float(np.mean(~windows.has_gyro)),
     }
-    state = {k: v.contiguous() for k, v in federated_state_dict(model).items()}
-    return RecordDict({schema.ARRAYS: ArrayRecord(state), schema.METRICS: MetricRecord(metrics)})
+    if losses:
+        metrics["train-loss"] = float(losses[-1])
+    state_dict = {k: v.contiguous() for k, v in federated_state_dict(model).items()}
+    if dp is not None:
+        dp.save()
+        metrics.update({"epsilon": dp.epsilon, "delta": dp.delta,
+                        "dp-noise-multiplier": dp.noise_multiplier,
+                        "dp-skipped": int(not losses)})
+    if mode == "client_level":
+        metrics.update(clip_on_phone(cfg, round_config, arrays, state_dict))
+    return RecordDict({schema.ARRAYS: ArrayRecord(state_dict),
+                       schema.METRICS: MetricRecord(metrics)})
 
 
 def evaluate(cfg: DictConfig, arrays: ArrayRecord, windows: Windows,

@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# Installs lanhar-fl and runs the main job on the embedded `synthetic` dataset.
+# Installs lanhar-fl and runs the main job on the embedded `synthetic` dataset: a federated
+# LanHAR run over 20 simulated phones (stage 1 on the server, federated stage 2, zero-shot test).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . scripts/setup.sh
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 FLWR_DISABLE_UPDATE_CHECK=1
-lanhar-fl data summary dataset=synthetic "$@"
+RUN_DIR="${RUN_DIR:-runs/quickstart}"
+lanhar-fl data summary dataset=synthetic preset=demo
+lanhar-fl simulate dataset=synthetic preset=demo run_dir="$RUN_DIR" "$@"
+echo
+echo "Results in $RUN_DIR: report.md, metrics.json, history.json, rounds.png, confusion.png"

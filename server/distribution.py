@@ -99,8 +99,12 @@ class ArtifactGrid(Grid):
         replies = list(self._grid.send_and_receive(outgoing, timeout=timeout))
         assert exchange is not None
         is_train = exchange.message_type == MessageType.TRAIN
+        # The grid gave each outgoing message its ID. Error replies the SuperLink makes for a
+        # phone that stopped heartbeating come from the SuperLink's own node ID, not the phone's:
+        # attribute every reply to the phone its message went to.
+        asked = {m.metadata.message_id: m.metadata.dst_node_id for m in outgoing}
         for reply in replies:
-            node = reply.metadata.src_node_id
+            node = asked.get(reply.metadata.reply_to_message_id, reply.metadata.src_node_id)
             if reply.has_error():
                 exchange.failed[node] = reply.error.reason
                 log.warning("phone %s failed in %s: %s", node, exchange.message_type,

@@ -6,6 +6,7 @@ import json
 import logging
 import random
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +25,16 @@ from lanhar_fl.federated.population import phone_count, split_for
 from lanhar_fl.federated.runconfig import config_to_json
 from lanhar_fl.models.lanhar import LanHARModel, federated_state_dict
 from lanhar_fl.pipeline.text_side import TextSide
+from lanhar_fl.privacy import public_negatives
+from lanhar_fl.privacy.client_level import privacy_spent
+from lanhar_fl.privacy.reporting import privacy_metrics, running_max
+from lanhar_fl.privacy.settings import SampleLevel, SecAgg, privacy_mode
 from lanhar_fl.training.checkpoint import save_checkpoint
 
-from .distribution import ArtifactGrid
+from .distribution import ArtifactGrid, Exchange
 from .evaluation import ServerEvaluator
-from .strategy import build_strategy
-from .text_side import server_text_side
+from .strategy import build_strategy, phones_per_round
+from .text_side import public_windows, server_text_side
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +46,20 @@ def artifact_records(text_side: TextSide) -> dict:
     bank_arrays, bank_meta = pack_saved(text_side.bank.save, text_side.bank.fingerprint)
     return {schema.TEXT_ENCODER: encoder_arrays, schema.TEXT_ENCODER_META: encoder_meta,
             schema.LABEL_BANK: bank_arrays, schema.LABEL_BANK_META: bank_meta}
+
+
+def public_negative_records(cfg: DictConfig, text_side: TextSide,
+                            classes: list[str]) -> tuple[dict, str]:
+    """Sample-level DP: embeddings of public windows' interpretations, as artefact records."""
+    count = SampleLevel.from_cfg(cfg).public_negatives
+    embeddings = public_negatives.public_embeddings(
+        cfg, public_windows(cfg, classes), lambda texts: text_side.embed(texts, progress=False),
+        count, seed=int(cfg.seed))
+    if not embeddings.size:
+        embeddings = np.zeros((0, text_side.encoder.dim), np.float32)
+    arrays, meta, fingerprint = public_negatives.pack(embeddings)
+    log.info("public negatives: %d embeddings of public windows", len(embeddings))
+    return {schema.PUBLIC_NEGATIVES: arrays, schema.PUBLIC_NEGATIVES_META: meta}, fingerprint
 
 
 def run_federation(grid: Grid, cfg: DictConfig, num_phones: int | None = None,
@@ -64,29 +83,24 @@ def run_federation(grid: Grid, cfg: DictConfig, num_phones: int | None = None,
     shapes = {k: tuple(v.shape) for k, v in initial.items()}
 
     artifact_grid = ArtifactGrid(grid, shapes, strict_audit=bool(cfg.federation.audit_replies))
-    artifact_grid.set_artifacts(artifact_records(text_side), text_side.version)
-    evaluator = ServerEvaluator(cfg, split, text_side.bank, text_side.encoder.dim)
-    strategy = build_strategy(cfg, num_phones)
+    records = artifact_records(text_side)
     train_config = ConfigRecord({schema.RUN_CONFIG: config_to_json(cfg),
                                  schema.ARTIFACT_VERSION: text_side.version})
-
-    def evaluate_fn(server_round: int, arrays: ArrayRecord):
-        metrics = evaluator(server_round, arrays)
-        if server_round:
-            _log_round(server_round, int(cfg.rounds), evaluator.history[-1], artifact_grid)
-        return metrics
-
-    result = strategy.start(grid=artifact_grid, initial_arrays=ArrayRecord(initial),
-                            num_rounds=int(cfg.rounds),
-                            timeout=float(cfg.federation.round_timeout_s),
-                            train_config=train_config,
-                            evaluate_config=ConfigRecord(dict(train_config)),
-                            evaluate_fn=evaluate_fn)
-    history = _history(evaluator.history, artifact_grid, result)
+    if privacy_mode(cfg) == "sample_level":
+        extra, fingerprint = public_negative_records(cfg, text_side, split.seen_classes)
+        records.update(extra)
+        train_config[schema.PUBLIC_NEGATIVES_VERSION] = fingerprint
+    artifact_grid.set_artifacts(records, text_side.version)
+    evaluator = ServerEvaluator(cfg, split, text_side.bank, text_side.encoder.dim)
+    round_privacy: dict[int, tuple[float, float]] = {}
+    run = _run_secagg if privacy_mode(cfg) == "secagg" else _run_strategy
+    rounds = run(cfg, grid, artifact_grid, num_phones, ArrayRecord(initial), train_config,
+                 evaluator, round_privacy)
+    history = _history(evaluator.history, rounds, round_privacy)
     extra = {
         "model": "LanHAR-federated",
         "num_phones": int(num_phones),
-        "phones_per_round": int(min(int(cfg.phones_per_round), num_phones)),
+        "phones_per_round": phones_per_round(cfg, num_phones),
         "rounds": int(cfg.rounds),
         "history": history,
         "bytes_uploaded_per_phone_per_round": _mean([h["bytes_uploaded_per_phone"]
@@ -94,19 +108,102 @@ def run_federation(grid: Grid, cfg: DictConfig, num_phones: int | None = None,
         "strategy": str(cfg.federation.strategy),
         "phone_failures": sum(h["phones_failed"] for h in history),
         "privacy_audit_violations": len(artifact_grid.violations),
+        **rounds.extra,
+        **privacy_metrics(cfg, history),
     }
     metrics = split_metrics(split, evaluator.predicted, scores=evaluator.scores,
                             seed=int(cfg.seed), wall_seconds=time.perf_counter() - start,
                             extra=extra)
-    _save(run_dir, cfg, model, result.arrays, text_side, history)
+    _save(run_dir, cfg, model, rounds.arrays, text_side, history)
     write_report(run_dir, {"LanHAR-federated": metrics}, simulate=True,
-                 title=f"lanhar-fl simulate: {split.setting}")
+                 privacy="epsilon" in metrics, title=f"lanhar-fl simulate: {split.setting}")
     print(format_results_table({"LanHAR-federated": metrics}), flush=True)
     return metrics
 
 
-def _log_round(server_round: int, rounds: int, row: dict, grid: ArtifactGrid) -> None:
-    train = [e for e in grid.exchanges if e.message_type == "train"]
+class Rounds:
+    """What a federation's rounds left: final arrays, one train exchange and the aggregated
+    phone metrics per round, and extra metrics.json keys."""
+
+    def __init__(self, arrays: ArrayRecord | None, exchanges: list[Exchange],
+                 train_metrics: dict[int, Any], extra: dict[str, Any] | None = None) -> None:
+        self.arrays, self.exchanges, self.train_metrics = arrays, exchanges, train_metrics
+        self.extra = extra or {}
+
+
+def _evaluate_fn(cfg: DictConfig, evaluator: ServerEvaluator, exchanges: Callable[[], list],
+                 on_round: Callable[[int], None] | None = None):
+    def evaluate_fn(server_round: int, arrays: ArrayRecord):
+        metrics = evaluator(server_round, arrays)
+        if server_round:
+            if on_round is not None:
+                on_round(server_round)
+            _log_round(server_round, int(cfg.rounds), evaluator.history[-1], exchanges())
+        return metrics
+
+    return evaluate_fn
+
+
+def _run_strategy(cfg: DictConfig, grid: Grid, artifact_grid: ArtifactGrid, num_phones: int,
+                  initial: ArrayRecord, train_config: ConfigRecord, evaluator: ServerEvaluator,
+                  round_privacy: dict[int, tuple[float, float]]) -> Rounds:
+    """The Message API: our strategy (maybe in a DP wrapper) through the artefact grid."""
+    strategy = build_strategy(cfg, num_phones)
+
+    def train_exchanges() -> list[Exchange]:
+        return [e for e in artifact_grid.exchanges if e.message_type == "train"]
+
+    def on_round(server_round: int) -> None:
+        spent = privacy_spent(strategy)
+        if spent is not None:
+            round_privacy[server_round] = spent
+
+    result = strategy.start(grid=artifact_grid, initial_arrays=initial,
+                            num_rounds=int(cfg.rounds),
+                            timeout=float(cfg.federation.round_timeout_s),
+                            train_config=train_config,
+                            evaluate_config=ConfigRecord(dict(train_config)),
+                            evaluate_fn=_evaluate_fn(cfg, evaluator, train_exchanges, on_round))
+    return Rounds(result.arrays, train_exchanges(), result.train_metrics_clientapp)
+
+
+def _run_secagg(cfg: DictConfig, grid: Grid, artifact_grid: ArtifactGrid, num_phones: int,
+                initial: ArrayRecord, train_config: ConfigRecord, evaluator: ServerEvaluator,
+                round_privacy: dict[int, tuple[float, float]]) -> Rounds:
+    """SecAgg+ on Flower's legacy path: artefacts first (one query per phone), then the rounds
+    on the plain grid (only the protocol's messages travel)."""
+    from lanhar_fl.privacy.secagg import provision, run_secagg
+
+    timeout = float(cfg.federation.round_timeout_s)
+    provision(artifact_grid, train_config, timeout)
+    recorder = None
+
+    def exchanges() -> list[Exchange]:
+        return [_as_exchange(s) for s in recorder.training_stages()] if recorder else []
+
+    def fit_config(server_round: int) -> dict[str, Any]:
+        return {**dict(train_config), schema.SERVER_ROUND: server_round}
+
+    result = run_secagg(grid, SecAgg.from_cfg(cfg), initial=initial, rounds=int(cfg.rounds),
+                        per_round=phones_per_round(cfg, num_phones), num_phones=num_phones,
+                        evaluate=_evaluate_fn(cfg, evaluator, exchanges), fit_config=fit_config,
+                        timeout=timeout)
+    recorder = result.grid
+    stages = recorder.stages
+    extra = {"secure_aggregation": {
+        "protocol": "secagg+",
+        "plain_model_arrays_received": sum(s.plain_arrays for s in stages),
+        "masked_uploads": sum(len(s.replied) for s in recorder.training_stages()),
+    }}
+    return Rounds(result.arrays, exchanges(), result.train_metrics, extra)
+
+
+def _as_exchange(stage) -> Exchange:
+    return Exchange("train", str(stage.round), list(stage.sent_to), list(stage.replied),
+                    dict(stage.failed), dict(stage.bytes_uploaded))
+
+
+def _log_round(server_round: int, rounds: int, row: dict, train: list[Exchange]) -> None:
     last = train[-1] if train else None
     up = _mean(list(last.bytes_uploaded.values())) if last else 0.0
     print(f"round {server_round}/{rounds}: accuracy {row['accuracy']:.3f}, weighted F1 "
@@ -115,8 +212,9 @@ def _log_round(server_round: int, rounds: int, row: dict, grid: ArtifactGrid) ->
           flush=True)
 
 
-def _history(rows: list[dict], grid: ArtifactGrid, result) -> list[dict]:
-    train = [e for e in grid.exchanges if e.message_type == "train"]  # one per round, in order
+def _history(rows: list[dict], rounds: Rounds,
+             round_privacy: dict[int, tuple[float, float]]) -> list[dict]:
+    train = rounds.exchanges  # one per round, in order
     history = []
     for row in rows:
         r = int(row["round"])
@@ -128,11 +226,26 @@ def _history(rows: list[dict], grid: ArtifactGrid, result) -> list[dict]:
         entry["artifacts_sent"] = len(exchange.artifacts_sent_to) if exchange else 0
         entry["bytes_uploaded_per_phone"] = (
             _mean(list(exchange.bytes_uploaded.values())) if exchange else 0.0)
-        client = result.train_metrics_clientapp.get(r)
+        client = rounds.train_metrics.get(r)
         if client is not None and "train-loss" in client:
             entry["train_loss"] = float(client["train-loss"])
+        if r in round_privacy:
+            entry["epsilon"], entry["delta"] = round_privacy[r]
+        elif client is not None and "epsilon" in client:
+            entry["epsilon"], entry["delta"] = float(client["epsilon"]), float(client["delta"])
         history.append(entry)
+    _cumulative_epsilon(history)
     return history
+
+
+def _cumulative_epsilon(history: list[dict]) -> None:
+    """A phone's epsilon never decreases: the round's value is the worst seen so far (phones
+    not sampled this round keep theirs)."""
+    for key in ("epsilon", "delta"):
+        for entry, value in zip(history, running_max([h.get(key) for h in history]),
+                                strict=True):
+            if value is not None:
+                entry[key] = value
 
 
 def _mean(values: list[float]) -> float:

@@ -1,4 +1,4 @@
-"""The aggregation strategy named by ``federation.strategy``."""
+"""The aggregation strategy named by ``federation.strategy``, wrapped for client-level DP."""
 
 from __future__ import annotations
 
@@ -6,28 +6,44 @@ from flwr.serverapp.strategy import FedAdam, FedAvg, FedProx, Strategy
 from omegaconf import DictConfig
 
 from lanhar_fl.config import ConfigError
+from lanhar_fl.federated import schema
+from lanhar_fl.privacy.client_level import wrap_strategy
+from lanhar_fl.privacy.reporting import aggregate_train_metrics
+from lanhar_fl.privacy.settings import privacy_mode
 
 STRATEGIES = ("fedavg", "fedprox", "fedadam")
 
 
+def phones_per_round(cfg: DictConfig, num_phones: int) -> int:
+    return max(1, min(int(cfg.phones_per_round), num_phones))
+
+
 def build_strategy(cfg: DictConfig, num_phones: int) -> Strategy:
-    """FedAvg, FedProx or FedAdam sampling ``phones_per_round`` of ``num_phones`` each round."""
+    """FedAvg, FedProx or FedAdam sampling ``phones_per_round`` of ``num_phones`` each round;
+    with ``privacy=client_level`` inside Flower's DP wrapper (unweighted average)."""
     fed = cfg.federation
     name = str(fed.strategy).lower()
     if name not in STRATEGIES:
         raise ConfigError(f"federation.strategy: expected one of {STRATEGIES}, got {name!r}")
-    per_round = max(1, min(int(cfg.phones_per_round), num_phones))
+    per_round = phones_per_round(cfg, num_phones)
     fraction_evaluate = float(fed.get("fraction_evaluate", 0.0))
     evaluate_nodes = max(1, round(fraction_evaluate * num_phones)) if fraction_evaluate else 0
+    client_level = privacy_mode(cfg) == "client_level"
+    min_phones = int(fed.get("min_phones") or per_round)
     common = dict(
         fraction_train=per_round / num_phones,
-        min_train_nodes=per_round,
-        min_available_nodes=int(fed.get("min_phones") or per_round),
+        # federation.min_phones alone sets the floor, so a dead phone cannot stall sampling
+        min_train_nodes=min(per_round, min_phones),
+        min_available_nodes=min_phones,
         fraction_evaluate=fraction_evaluate,
         min_evaluate_nodes=evaluate_nodes,
+        train_metrics_aggr_fn=aggregate_train_metrics,  # epsilon: the worst phone's
+        weighted_by_key=schema.UNIT_WEIGHT if client_level else schema.NUM_EXAMPLES,
     )
     if name == "fedprox":
-        return FedProx(proximal_mu=float(fed.proximal_mu), **common)
-    if name == "fedadam":
-        return FedAdam(eta=float(fed.server_lr), **common)
-    return FedAvg(**common)
+        strategy: Strategy = FedProx(proximal_mu=float(fed.proximal_mu), **common)
+    elif name == "fedadam":
+        strategy = FedAdam(eta=float(fed.server_lr), **common)
+    else:
+        strategy = FedAvg(**common)
+    return wrap_strategy(strategy, cfg, num_phones, per_round) if client_level else strategy

@@ -28,7 +28,7 @@ def backend_config(cfg: DictConfig) -> dict[str, Any]:
 
 def size_synthetic_population(cfg: DictConfig) -> DictConfig:
     """For ``synthetic`` partitioned by subject, generate exactly ``num_phones`` training phones
-    plus held-out test phones (20%, at least 2, at most 200) whose windows only the server
+    plus held-out test phones (20%, at least 4, at most 200) whose windows only the server
     evaluates on."""
     if (cfg.dataset.name != "synthetic" or not cfg.get("num_phones")
             or str(cfg.federation.partition).removeprefix("by_") != "subject"
@@ -36,7 +36,7 @@ def size_synthetic_population(cfg: DictConfig) -> DictConfig:
         return cfg
     cfg = cfg.copy()
     phones = int(cfg.num_phones)
-    test = min(200, max(2, round(0.2 * phones)))
+    test = min(200, max(4, round(0.2 * phones)))
     cfg.dataset.num_phones = phones + test
     cfg.protocol.test_subjects = list(range(phones, phones + test))
     cfg.protocol.val_fraction = 0.0

@@ -17,14 +17,21 @@ TEXT_ENCODER = "text-encoder"  # ArrayRecord: the frozen stage-1 text encoder we
 TEXT_ENCODER_META = "text-encoder-meta"  # ConfigRecord: model config, tokenizer, fingerprint
 LABEL_BANK = "label-bank"  # ArrayRecord: prototypes (K, D)
 LABEL_BANK_META = "label-bank-meta"  # ConfigRecord: bank JSON (names, descriptions, version)
-ARTIFACT_RECORDS = (TEXT_ENCODER, TEXT_ENCODER_META, LABEL_BANK, LABEL_BANK_META)
+PUBLIC_NEGATIVES = "public-negatives"  # ArrayRecord: public interpretation embeddings (M, D)
+PUBLIC_NEGATIVES_META = "public-negatives-meta"  # ConfigRecord: fingerprint
+ARTIFACT_RECORDS = (TEXT_ENCODER, TEXT_ENCODER_META, LABEL_BANK, LABEL_BANK_META,
+                    PUBLIC_NEGATIVES, PUBLIC_NEGATIVES_META)
 
 # keys inside CONFIG
 RUN_CONFIG = "lanhar-config"  # the composed Hydra config as JSON: one source of truth
 ARTIFACT_VERSION = "artifact-version"  # "<encoder fingerprint>:<bank fingerprint>"
 SERVER_ROUND = "server-round"
+PUBLIC_NEGATIVES_VERSION = "public-negatives-version"  # sample-level DP only
 
 # keys inside METRICS (all scalars)
 NUM_EXAMPLES = "num-examples"
+UNIT_WEIGHT = "unit-weight"  # 1 from every phone: client-level DP averages without weights
+NORM_BIT = "norm_bit"  # Flower's adaptive clipping: was the phone's update under the norm
 REPLY_METRICS = (NUM_EXAMPLES, "train-loss", "train-seconds", "local-epochs",
-                 "accuracy", "loss", "epsilon", "delta", "acc-only")
+                 "accuracy", "loss", "epsilon", "delta", "acc-only", UNIT_WEIGHT, NORM_BIT,
+                 "dp-noise-multiplier", "dp-skipped")

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig
 
+from ..config import ConfigError
 from ..data.windows import Windows
 from ..runtime import resolve_device
 from ..semantics.embedding_cache import EmbeddingCache
@@ -42,6 +43,21 @@ class TextSide:
         return f"{self.encoder.fingerprint}:{self.bank.fingerprint}"
 
 
+def freeze_lower_layers(encoder: TextEncoder, trainable_layers: int | None) -> None:
+    """Stage 1 on a budget: train only the top ``trainable_layers`` transformer layers (None:
+    all). Frozen lower layers need no backward pass, which is most of a CPU step's cost."""
+    encoder.requires_grad_(True)
+    if trainable_layers is None:
+        return
+    layers = getattr(getattr(encoder.model, "encoder", None), "layer", None)
+    if layers is None:
+        raise ConfigError("train.stage1.trainable_layers: this text encoder has no "
+                          "`encoder.layer` stack to freeze")
+    encoder.requires_grad_(False)
+    for layer in list(layers)[len(layers) - int(trainable_layers):]:
+        layer.requires_grad_(True)
+
+
 def build_text_side(cfg: DictConfig, bank_classes: list[str],
                     stage1_windows: Windows | None = None,
                     stage1_texts: list[str] | None = None, progress: bool = True) -> TextSide:
@@ -61,6 +77,7 @@ def build_text_side(cfg: DictConfig, bank_classes: list[str],
             stage1_texts = interpret_windows(stage1_windows, cfg, labels_known=True,
                                              progress=progress).texts
         seen_bank = LabelBank.from_config(cfg, encoder, class_names=seen, cache=cache)
+        freeze_lower_layers(encoder, cfg.train.stage1.get("trainable_layers"))
         log.info("stage 1: tuning the text encoder on %d interpretations, %d classes",
                  len(stage1_texts), len(seen))
         encoder.train()
@@ -68,6 +85,7 @@ def build_text_side(cfg: DictConfig, bank_classes: list[str],
                                         stage1_windows.labels, seen, cfg.train.stage1,
                                         progress=progress, seed=int(cfg.seed))
         encoder.eval()
+        encoder.requires_grad_(False)
         encoder.refresh_fingerprint()
     bank = LabelBank.from_config(cfg, encoder, class_names=list(bank_classes), cache=cache)
     return TextSide(encoder=encoder, bank=bank, cache=cache, stage1_history=history)

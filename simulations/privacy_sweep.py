@@ -1,0 +1,211 @@
+"""``lanhar-fl privacy-sweep``: ``simulate`` over a grid of DP mode x privacy level x seed.
+
+Settings (none is in config.yaml, so add them with ``+`` on the command line, or ``++`` which
+works either way): ``sweep.modes`` (default ``[sample_level]``; ``sample_level``,
+``client_level``), ``sweep.levels`` (target epsilons over the whole run, default
+``[inf, 8, 4, 2, 1]``; ``inf`` is one no-DP cell per seed), ``sweep.noise_multipliers`` (extra
+cells at fixed noise, default none), ``sweep.seeds`` (default ``[0, 1, 2]``), ``sweep.audit``
+(membership-inference AUC per cell, default true), ``sweep.audit_holdout`` (fraction of each
+phone's windows kept out of training as non-members, default 0.2), ``sweep.audit_windows`` (at
+most this many members and non-members scored, default 1000). Each mode starts from
+``configs/privacy/<mode>.yaml``, or from ``privacy.*`` as given when that is the selected mode.
+
+The text side (stage 1 on public data) is built once per seed and shared by that seed's cells.
+Writes ``run_dir/tradeoff.csv`` (one row per cell), ``run_dir/tradeoff.png``,
+``run_dir/metrics.json`` (a representative DP cell, epsilon nearest 8, with the whole grid in
+``sweep`` and ``sweep_summary``) and every cell's own run under ``run_dir/cells/``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+from tqdm.auto import tqdm
+
+from lanhar_fl.config import ConfigError
+from lanhar_fl.eval.report import write_metrics_json
+from lanhar_fl.federated.population import phone_count, phone_windows, split_for
+from lanhar_fl.pipeline.text_side import TextSide
+from lanhar_fl.privacy import tradeoff
+from lanhar_fl.privacy.membership import audit_mask, membership_audit
+from lanhar_fl.privacy.public_negatives import dp_negatives, public_embeddings
+from lanhar_fl.privacy.settings import load_privacy_group, privacy_section
+from lanhar_fl.semantics.interpret import interpret_windows
+from lanhar_fl.training.checkpoint import load_checkpoint
+
+from .simulate import run as simulate
+from .simulate import size_synthetic_population
+
+log = logging.getLogger(__name__)
+DP_MODES = ("sample_level", "client_level")
+DEFAULTS: dict[str, Any] = {"modes": ["sample_level"], "levels": [math.inf, 8, 4, 2, 1],
+                            "noise_multipliers": [], "seeds": [0, 1, 2], "audit": True,
+                            "audit_holdout": 0.2, "audit_windows": 1000}
+REPRESENTATIVE_EPSILON = 8.0
+
+
+@dataclass(frozen=True)
+class Cell:
+    mode: str  # none | sample_level | client_level
+    level_kind: str  # epsilon (inf, no DP) | target_epsilon | noise_multiplier
+    level: float
+    seed: int
+
+    @property
+    def name(self) -> str:
+        level = "inf" if math.isinf(self.level) else f"{self.level:g}"
+        return f"{self.mode}_{self.level_kind}-{level}_seed{self.seed}"
+
+
+def sweep_settings(cfg: DictConfig) -> dict[str, Any]:
+    given = OmegaConf.to_container(cfg.get("sweep") or OmegaConf.create({}), resolve=True)
+    unknown = sorted(set(given) - set(DEFAULTS))
+    if unknown:
+        raise ConfigError(f"unknown sweep settings {unknown}; known: {sorted(DEFAULTS)}")
+    settings = {**DEFAULTS, **given}
+    bad = [m for m in settings["modes"] if m not in DP_MODES]
+    if bad:
+        raise ConfigError(f"sweep.modes: {bad} are not DP modes {DP_MODES}")
+    return settings
+
+
+def grid(settings: dict[str, Any]) -> list[Cell]:
+    """The cells, seed by seed (the no-DP cell first)."""
+    levels = [float(x) for x in settings["levels"]]
+    if any(x <= 0 for x in levels) or any(float(z) <= 0 for z in settings["noise_multipliers"]):
+        raise ConfigError("sweep.levels and sweep.noise_multipliers must be positive")
+    cells = []
+    for seed in settings["seeds"]:
+        if any(math.isinf(x) for x in levels):
+            cells.append(Cell("none", "epsilon", math.inf, int(seed)))
+        for mode in settings["modes"]:
+            cells += [Cell(mode, "target_epsilon", x, int(seed)) for x in levels
+                      if not math.isinf(x)]
+            cells += [Cell(mode, "noise_multiplier", float(z), int(seed))
+                      for z in settings["noise_multipliers"]]
+    return cells
+
+
+def cell_config(cfg: DictConfig, cell: Cell, run_dir: Path, holdout: float,
+                text_side_path: Path | None) -> DictConfig:
+    """The run's config with the cell's privacy settings, seed and run_dir."""
+    out = cfg.copy()
+    selected = cfg.get("privacy")
+    same = selected is not None and str(selected.get("mode")) == cell.mode
+    out.privacy = privacy_section(cfg).copy() if same else load_privacy_group(cell.mode)
+    if cell.mode != "none":
+        out.privacy.target_epsilon = cell.level if cell.level_kind == "target_epsilon" else None
+        if cell.level_kind == "noise_multiplier":
+            out.privacy.noise_multiplier = cell.level
+    out.privacy.audit_holdout = holdout
+    out.seed = cell.seed
+    out.run_dir = str(run_dir / "cells" / cell.name)
+    if text_side_path is not None:
+        out.federation.text_side_path = str(text_side_path)
+    return size_synthetic_population(out)
+
+
+def shared_text_side(cfg: DictConfig, folder: Path) -> Path:
+    """Stage 1 once for a seed: the tuned encoder saved where ``text_side_path`` expects it."""
+    from server.text_side import server_text_side
+
+    if not (folder / "text_encoder").is_dir():
+        split = split_for(cfg)
+        side = server_text_side(cfg, split.bank_classes, split.seen_classes)
+        side.encoder.save_pretrained(folder / "text_encoder")
+    return folder
+
+
+def audit_cell(cfg: DictConfig, settings: dict[str, Any]) -> dict[str, Any]:
+    """Membership-inference AUC of the cell's trained model (members: trained windows;
+    non-members: each phone's held-out windows)."""
+    from server.text_side import public_windows, server_text_side
+
+    split = split_for(cfg)
+    side: TextSide = server_text_side(cfg, split.bank_classes, split.seen_classes)
+    fraction = float(cfg.privacy.audit_holdout)
+    members, nonmembers = [], []
+    for pid in range(phone_count(cfg)):
+        windows = phone_windows(cfg, pid)
+        held = audit_mask(len(windows), pid, int(cfg.seed), fraction)
+        members.append(windows.subset(np.flatnonzero(~held)))
+        nonmembers.append(windows.subset(np.flatnonzero(held)))
+    limit = int(settings["audit_windows"])
+    rng = np.random.default_rng(int(cfg.seed))
+    pairs = []
+    for parts in (members, nonmembers):
+        pool = type(parts[0]).concatenate(parts)
+        pool = pool.subset(np.sort(rng.permutation(len(pool))[:limit]))
+        texts = interpret_windows(pool, cfg, labels_known=False, progress=False).texts
+        pairs.append((pool.data, side.embed(list(texts), progress=False)))
+    public = public_embeddings(cfg, public_windows(cfg, split.seen_classes),
+                               lambda t: side.embed(t, progress=False), 64, seed=int(cfg.seed))
+    model, _ = load_checkpoint(Path(str(cfg.run_dir)) / "sensor_encoder")
+    return membership_audit(model, pairs[0], pairs[1], dp_negatives(side.bank.prototypes, public))
+
+
+def _row(cell: Cell, metrics: dict[str, Any], audit: dict[str, Any],
+         cell_dir: str) -> dict[str, Any]:
+    return {"mode": cell.mode, "dp_mode": metrics.get("dp_mode", "none"),
+            "level_kind": cell.level_kind, "level": cell.level, "seed": cell.seed,
+            "epsilon": metrics.get("epsilon", math.inf), "delta": metrics.get("delta"),
+            "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"],
+            "weighted_f1": metrics["weighted_f1"], **audit,
+            "wall_seconds": metrics["wall_seconds"], "run_dir": cell_dir}
+
+
+def representative(rows: list[dict[str, Any]]) -> int:
+    """Index of the DP cell whose epsilon is nearest 8 (first seed), else the first cell."""
+    dp = [i for i, r in enumerate(rows) if r["mode"] != "none"]
+    if not dp:
+        return 0
+    return min(dp, key=lambda i: (abs(math.log(max(rows[i]["epsilon"], 1e-9)
+                                               / REPRESENTATIVE_EPSILON)), rows[i]["seed"]))
+
+
+def _json_safe(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+            for k, v in row.items()}
+
+
+def run(cfg: DictConfig) -> dict[str, Any]:
+    """Run every cell; write the trade-off table, plot and metrics.json; returns metrics.json."""
+    settings = sweep_settings(cfg)
+    cells = grid(settings)
+    if not cells:
+        raise ConfigError("the sweep has no cells: set sweep.levels or sweep.noise_multipliers")
+    run_dir = Path(str(cfg.run_dir)).expanduser()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    holdout = float(settings["audit_holdout"]) if settings["audit"] else 0.0
+    start = time.perf_counter()
+    rows: list[dict[str, Any]] = []
+    cell_metrics: list[dict[str, Any]] = []
+    for cell in tqdm(cells, desc="privacy sweep", unit="cell"):
+        shared = None
+        if not cfg.federation.get("text_side_path"):  # stage 1 once per seed
+            no_dp = cell_config(cfg, Cell("none", "epsilon", math.inf, cell.seed), run_dir,
+                                holdout, None)
+            shared = shared_text_side(no_dp, run_dir / f"text_side_seed{cell.seed}")
+        cell_cfg = cell_config(cfg, cell, run_dir, holdout, shared)
+        log.info("privacy sweep cell %s", cell.name)
+        metrics = simulate(cell_cfg)
+        audit = audit_cell(cell_cfg, settings) if settings["audit"] else {}
+        rows.append(_row(cell, metrics, audit, str(cell_cfg.run_dir)))
+        cell_metrics.append(metrics)
+        tradeoff.write_csv(rows, run_dir / "tradeoff.csv")
+    tradeoff.tradeoff_plot(rows, run_dir / "tradeoff.png", title="privacy / accuracy trade-off")
+    pick = representative(rows)
+    best = dict(cell_metrics[pick])
+    best.update({"sweep": [_json_safe(r) for r in rows],
+                 "sweep_summary": [_json_safe(g) for g in tradeoff.summarise(rows)],
+                 "sweep_representative": _json_safe(rows[pick]),
+                 "sweep_wall_seconds": time.perf_counter() - start})
+    write_metrics_json(run_dir, best, simulate=True, privacy="epsilon" in best)
+    return best
