@@ -17,6 +17,7 @@ from flwr.serverapp import Grid
 
 from lanhar_fl.federated import schema
 from lanhar_fl.federated.audit import reply_violations
+from lanhar_fl.federated.grid import DelegatingGrid
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +39,12 @@ class Exchange:
     artifacts_sent_to: list[int] = field(default_factory=list)
 
 
-class ArtifactGrid(Grid):
+class ArtifactGrid(DelegatingGrid):
     """Delegates to ``grid``; adds artefacts to messages and audits replies."""
 
     def __init__(self, grid: Grid, expected_shapes: Mapping[str, tuple[int, ...]],
                  strict_audit: bool = True) -> None:
-        self._grid = grid
+        super().__init__(grid)
         self.expected_shapes = dict(expected_shapes)
         self.strict_audit = strict_audit
         self.artifacts: dict = {}
@@ -56,26 +57,6 @@ class ArtifactGrid(Grid):
         """Publish a new artefact version; each phone receives it with its next message."""
         self.artifacts = dict(records)
         self.version = version
-
-    # -- the Grid interface, delegated -------------------------------------------------------
-    def set_run(self, run) -> None:  # noqa: D102
-        self._grid.set_run(run)
-
-    @property
-    def run(self):  # noqa: D102
-        return self._grid.run
-
-    def create_message(self, content, message_type, dst_node_id, group_id, ttl=None):  # noqa: D102
-        return self._grid.create_message(content, message_type, dst_node_id, group_id, ttl)
-
-    def get_node_ids(self) -> Iterable[int]:  # noqa: D102
-        return self._grid.get_node_ids()
-
-    def push_messages(self, messages: Iterable[Message]) -> Iterable[str]:  # noqa: D102
-        return self._grid.push_messages(messages)
-
-    def pull_messages(self, message_ids: Iterable[str]) -> Iterable[Message]:  # noqa: D102
-        return self._grid.pull_messages(message_ids)
 
     # -- the part that matters -----------------------------------------------------------------
     def send_and_receive(self, messages: Iterable[Message], *,

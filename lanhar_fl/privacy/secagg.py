@@ -27,6 +27,7 @@ from flwr.common.secure_aggregation.secaggplus_constants import RECORD_KEY_CONFI
 from flwr.serverapp import Grid
 
 from ..federated import schema
+from ..federated.grid import DelegatingGrid
 from .reporting import aggregate_fit_metrics
 from .settings import SecAgg
 
@@ -77,31 +78,12 @@ class StageExchange:
     plain_arrays: int = 0  # replies holding a non-empty ArrayRecord (must stay 0)
 
 
-class RecordingGrid(Grid):
+class RecordingGrid(DelegatingGrid):
     """Delegates to ``grid`` and records every SecAgg+ stage the server runs."""
 
     def __init__(self, grid: Grid) -> None:
-        self._grid = grid
+        super().__init__(grid)
         self.stages: list[StageExchange] = []
-
-    def set_run(self, run) -> None:  # noqa: D102
-        self._grid.set_run(run)
-
-    @property
-    def run(self):  # noqa: D102
-        return self._grid.run
-
-    def create_message(self, content, message_type, dst_node_id, group_id, ttl=None):  # noqa: D102
-        return self._grid.create_message(content, message_type, dst_node_id, group_id, ttl)
-
-    def get_node_ids(self) -> Iterable[int]:  # noqa: D102
-        return self._grid.get_node_ids()
-
-    def push_messages(self, messages: Iterable[Message]) -> Iterable[str]:  # noqa: D102
-        return self._grid.push_messages(messages)
-
-    def pull_messages(self, message_ids: Iterable[str]) -> Iterable[Message]:  # noqa: D102
-        return self._grid.pull_messages(message_ids)
 
     def send_and_receive(self, messages: Iterable[Message], *,
                          timeout: float | None = None) -> Iterable[Message]:
