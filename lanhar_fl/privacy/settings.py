@@ -68,6 +68,14 @@ def _delta(p: DictConfig) -> float | None:
     return None if delta is None else float(delta)
 
 
+def _choice(p: DictConfig, key: str, default: str, choices: tuple[str, ...]) -> str:
+    """``privacy.<key>``, which must be one of ``choices``."""
+    value = str(p.get(key, default))
+    if value not in choices:
+        raise ConfigError(f"privacy.{key}: one of {choices}, got {value!r}")
+    return value
+
+
 def _budget(p: DictConfig) -> tuple[float | None, float | None]:
     """(target epsilon, noise multiplier): exactly one is set; a finite target wins."""
     target = _optional_positive(p, "target_epsilon")
@@ -95,11 +103,8 @@ class SampleLevel:
     def from_cfg(cls, cfg: DictConfig) -> SampleLevel:
         p = privacy_section(cfg)
         target, noise = _budget(p)
-        mode, accountant = str(p.get("grad_sample_mode", "hooks")), str(p.get("accountant", "rdp"))
-        if mode not in GRAD_SAMPLE_MODES:
-            raise ConfigError(f"privacy.grad_sample_mode: one of {GRAD_SAMPLE_MODES}, got {mode!r}")
-        if accountant not in ACCOUNTANTS:
-            raise ConfigError(f"privacy.accountant: one of {ACCOUNTANTS}, got {accountant!r}")
+        mode = _choice(p, "grad_sample_mode", "hooks", GRAD_SAMPLE_MODES)
+        accountant = _choice(p, "accountant", "rdp", ACCOUNTANTS)
         max_norm = _optional_positive(p, "max_grad_norm") or 1.0
         count = int(p.get("public_negatives", 64))
         if count < 0:
@@ -124,11 +129,8 @@ class ClientLevel:
     def from_cfg(cls, cfg: DictConfig) -> ClientLevel:
         p = privacy_section(cfg)
         target, noise = _budget(p)
-        clipping, side = str(p.get("clipping", "fixed")), str(p.get("side", "server"))
-        if clipping not in ("fixed", "adaptive"):
-            raise ConfigError(f"privacy.clipping: fixed or adaptive, got {clipping!r}")
-        if side not in ("server", "client"):
-            raise ConfigError(f"privacy.side: server or client, got {side!r}")
+        clipping = _choice(p, "clipping", "fixed", ("fixed", "adaptive"))
+        side = _choice(p, "side", "server", ("server", "client"))
         return cls(target, noise, _delta(p), clipping, side,
                    _optional_positive(p, "clipping_norm") or 1.0,
                    float(p.get("target_quantile", 0.5)), float(p.get("clip_norm_lr", 0.2)))
