@@ -36,7 +36,7 @@ def test_unknown_dataset_names_the_choice(capsys):
 def test_cfg_prints_composed_config(capsys):
     assert main(["data", "summary", "preset=smoke", "--cfg"]) == 0
     out = capsys.readouterr().out
-    assert "max_windows: 600" in out
+    assert "max_windows: 2400" in out
 
 
 def test_synthetic_summary_is_contract_json(capsys):

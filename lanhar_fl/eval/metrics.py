@@ -34,6 +34,7 @@ PRIVACY_KEYS = ("epsilon", "delta", "dp_mode")
 NEW_ACTIVITY_KEYS = ("new_classes", "new_activity_accuracy", "new_activity_accuracy_among_new")
 _CLASSIFICATION_KEYS = ("accuracy", "macro_f1", "weighted_f1", "n_test_windows", "classes",
                         "per_class", "confusion_matrix")
+_REFERENCE_KEYS = ("chance_accuracy", "majority_accuracy")
 
 
 class MetricsValidationError(ValueError):
@@ -101,6 +102,9 @@ def classification_metrics(y_true: Sequence | np.ndarray, y_pred: Sequence | np.
             for i, name in enumerate(names)
         },
         "confusion_matrix": cm.tolist(),
+        # reference levels: a uniform guess over the classes present, always the largest class
+        "chance_accuracy": float(1.0 / present.sum()),
+        "majority_accuracy": float(support.max() / len(t)),
     }
 
 
@@ -164,6 +168,7 @@ def build_metrics_json(metrics: dict[str, Any], *, setting: str, train_dataset: 
     if missing:
         raise ValueError(f"metrics lack {missing}; pass classification_metrics(...) output")
     out: dict[str, Any] = {k: metrics[k] for k in _CLASSIFICATION_KEYS}
+    out.update({k: metrics[k] for k in _REFERENCE_KEYS if k in metrics})
     out.update(setting=setting, train_dataset=str(train_dataset), test_dataset=str(test_dataset),
                seed=int(seed), wall_seconds=float(wall_seconds))
     for key, value in (extra or {}).items():

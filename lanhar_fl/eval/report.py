@@ -57,6 +57,10 @@ def format_results_table(results: dict[str, dict[str, Any]]) -> str:
                        for i, (c, w) in enumerate(zip(r, widths, strict=True)))
              for r in [headers, *rows]]
     lines.insert(1, "  ".join("-" * w for w in widths))
+    first = next(iter(results.values()), {})
+    if "chance_accuracy" in first and "majority_accuracy" in first:
+        lines.append(f"(reference accuracy: uniform guess {first['chance_accuracy']:.3f}, "
+                     f"always the largest class {first['majority_accuracy']:.3f})")
     return "\n".join(lines)
 
 

@@ -18,8 +18,9 @@ pytestmark = pytest.mark.slow
 
 
 def _cfg(tmp_path, *extra):
-    return load_config(["preset=smoke", "num_phones=6", "phones_per_round=6", "rounds=2",
-                        "data.max_windows=400", f"run_dir={tmp_path}", *extra])
+    return load_config(["preset=smoke", "train.stage1.epochs=1", "num_phones=6",
+                        "phones_per_round=6", "rounds=2", "data.max_windows=400",
+                        f"run_dir={tmp_path}", *extra])
 
 
 def test_federation_survives_a_failing_phone_and_audits_every_reply(tmp_path):
@@ -55,3 +56,14 @@ def test_audit_flags_a_phone_that_sends_text(tmp_path):
                   client_app=leaky_app)
     assert metrics["privacy_audit_violations"] == 6
     assert np.isfinite(metrics["accuracy"])
+
+
+def test_smoke_federation_of_twenty_phones_learns(tmp_path):
+    """The issue's smoke run as is: held-out phones' accuracy must clear both reference levels
+    (a uniform guess, always the largest class), not merely differ from zero."""
+    metrics = run(load_config(["preset=smoke", "dataset=synthetic", "num_phones=20",
+                               f"run_dir={tmp_path}"]))
+    validate_metrics_json(metrics, setting="cross_user", simulate=True)
+    assert metrics["accuracy"] > 2 * metrics["chance_accuracy"]
+    assert metrics["accuracy"] > metrics["majority_accuracy"] + 0.05
+    assert metrics["history"][-1]["accuracy"] > metrics["history"][0]["accuracy"]

@@ -27,7 +27,8 @@ from server.strategy import build_strategy
 
 
 def _cfg(*overrides: str, **privacy):
-    cfg = load_config(["preset=smoke", "rounds=3", "phones_per_round=4", *overrides])
+    cfg = load_config(["preset=smoke", "train.stage1.epochs=1", "rounds=3", "phones_per_round=4",
+                       *overrides])
     cfg.privacy = load_privacy_group("client_level")
     for k, v in privacy.items():
         cfg.privacy[k] = v

@@ -29,8 +29,9 @@ SPY_DIR = "LANHAR_FL_TEST_SECAGG_SPY"
 
 
 def _cfg(tmp_path, mode: str, *extra: str, **privacy):
-    cfg = load_config(["preset=smoke", "num_phones=3", "phones_per_round=3", "rounds=2",
-                       "data.max_windows=300", f"run_dir={tmp_path}", *extra])
+    cfg = load_config(["preset=smoke", "train.stage1.epochs=1", "num_phones=3",
+                       "phones_per_round=3", "rounds=2", "data.max_windows=300",
+                       f"run_dir={tmp_path}", *extra])
     cfg.privacy = load_privacy_group(mode)
     for key, value in privacy.items():
         cfg.privacy[key] = value
@@ -130,8 +131,8 @@ def test_secagg_server_receives_only_the_aggregate(tmp_path, monkeypatch):
 
 
 def test_privacy_sweep_command_writes_tradeoff_outputs(tmp_path):
-    code = main(["privacy-sweep", "preset=smoke", "num_phones=3", "phones_per_round=3",
-                 "rounds=1", "data.max_windows=300", f"run_dir={tmp_path}",
+    code = main(["privacy-sweep", "preset=smoke", "train.stage1.epochs=1", "num_phones=3",
+                 "phones_per_round=3", "rounds=1", "data.max_windows=300", f"run_dir={tmp_path}",
                  "+sweep.levels=[inf,8]", "+sweep.seeds=[0]"])
     assert code == 0
     metrics = json.loads((tmp_path / "metrics.json").read_text())
