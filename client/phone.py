@@ -87,7 +87,7 @@ def train(cfg: DictConfig, round_config: Mapping[str, object], arrays: ArrayReco
         losses = result["loss"]
     metrics: dict[str, float | int] = {
         schema.NUM_EXAMPLES: int(len(windows)),
-        "train-seconds": float(time.perf_counter() - start),
+        schema.TRAIN_SECONDS: float(time.perf_counter() - start),
         "local-epochs": int(fed.local_epochs),
         "acc-only": float(np.mean(~windows.has_gyro)),
     }

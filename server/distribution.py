@@ -9,6 +9,7 @@ each phone uploaded, and checks every reply against the privacy boundary.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -37,6 +38,8 @@ class Exchange:
     failed: dict[int, str] = field(default_factory=dict)
     bytes_uploaded: dict[int, int] = field(default_factory=dict)
     artifacts_sent_to: list[int] = field(default_factory=list)
+    seconds: float = 0.0  # wall time from sending to the last reply
+    phone_seconds: dict[int, float] = field(default_factory=dict)  # each phone's own work
 
 
 class ArtifactGrid(DelegatingGrid):
@@ -77,8 +80,10 @@ class ArtifactGrid(DelegatingGrid):
             outgoing.append(msg)
         if not outgoing:
             return []
+        started = time.perf_counter()
         replies = list(self._grid.send_and_receive(outgoing, timeout=timeout))
         assert exchange is not None
+        exchange.seconds = time.perf_counter() - started
         is_train = exchange.message_type == MessageType.TRAIN
         # The grid gave each outgoing message its ID. Error replies the SuperLink makes for a
         # phone that stopped heartbeating come from the SuperLink's own node ID, not the phone's:
@@ -97,6 +102,9 @@ class ArtifactGrid(DelegatingGrid):
             self._audit(node, reply.content, is_train)
             arrays = reply.content.get(schema.ARRAYS)
             exchange.bytes_uploaded[node] = arrays.count_bytes() if arrays is not None else 0
+            metrics = reply.content.get(schema.METRICS)
+            if metrics is not None and schema.TRAIN_SECONDS in metrics:
+                exchange.phone_seconds[node] = float(metrics[schema.TRAIN_SECONDS])
         missing = set(exchange.sent_to) - set(exchange.replied) - set(exchange.failed)
         for node in missing:
             exchange.failed[node] = "no reply before the timeout"

@@ -226,6 +226,8 @@ def _history(rows: list[dict], rounds: Rounds,
         entry["artifacts_sent"] = len(exchange.artifacts_sent_to) if exchange else 0
         entry["bytes_uploaded_per_phone"] = (
             _mean(list(exchange.bytes_uploaded.values())) if exchange else 0.0)
+        entry["round_seconds"] = exchange.seconds if exchange else 0.0
+        entry["phone_train_seconds"] = sum(exchange.phone_seconds.values()) if exchange else 0.0
         client = rounds.train_metrics.get(r)
         if client is not None and "train-loss" in client:
             entry["train_loss"] = float(client["train-loss"])

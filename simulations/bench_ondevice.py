@@ -7,8 +7,13 @@ For each model preset (randomly initialised, text dimension 384 as all-MiniLM-L6
 of one window (batch 1, T = data.window_seconds x data.target_rate_hz) on ONE thread
 (onnxruntime intra_op = inter_op = 1; torch.set_num_threads(1) for TorchScript), median and
 p95 over ``runs`` calls after ``warmup``. Also the int8-vs-fp32 score difference and argmax
-agreement on random windows (random weights: the accuracy cost on a trained checkpoint is
-``lanhar_fl.export.int8_accuracy_drop``). Issue target: small preset int8 <= 2 MB, <= 5 ms.
+agreement on random windows. Issue target: small preset int8 <= 2 MB, <= 5 ms.
+
+With ``checkpoint=RUN_DIR/sensor_encoder`` (its ``label_bank/`` beside it, or ``bank=DIR``) it
+also measures what int8 costs in accuracy on a TRAINED model: fp32 vs int8 ONNX, one window at a
+time, on the held-out test windows of the configured dataset and protocol (the labels are
+revealed for scoring only), e.g. ``checkpoint=runs/hapt/sensor_encoder dataset=uci_hapt
+dataset.root=DIR label_space=four_class`` (the run's own settings).
 """
 
 from __future__ import annotations
@@ -25,10 +30,12 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from lanhar_fl.data.registry import load_windows
+from lanhar_fl.eval.protocols import make_split
 from lanhar_fl.export.exporter import FORMATS, write_model
 from lanhar_fl.export.ondevice import OnDeviceClassifier, projected_prototypes
 from lanhar_fl.export.onnx_export import ort_session, run_onnx
-from lanhar_fl.export.parity import compare, torch_outputs
+from lanhar_fl.export.parity import compare, int8_accuracy_drop, torch_outputs
 from lanhar_fl.models import LanHARModel
 
 DEFAULTS = {"presets": ["smoke", "small", "paper"], "formats": ["onnx", "torchscript"],
@@ -117,7 +124,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         torch.set_num_threads(threads)
     target = next((r for r in rows if (r["preset"], r["format"], r["int8"])
                    == ("small", "onnx", True)), None)
-    return {
+    result = {
         "window_samples": window_samples, "batch": 1, "threads": 1,
         "runs": int(opts["runs"]), "warmup": int(opts["warmup"]),
         "text_dim": int(opts["text_dim"]), "classes": int(opts["classes"]),
@@ -128,6 +135,19 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             "size_ok": target["mb"] <= TARGET_MB, "latency_ok": target["median_ms"] <= TARGET_MS,
             "limits": {"mb": TARGET_MB, "ms": TARGET_MS}},
     }
+    if cfg.get("checkpoint"):
+        result["trained_int8"] = trained_int8_drop(cfg)
+    return result
+
+
+def trained_int8_drop(cfg: DictConfig) -> dict[str, Any]:
+    """int8 accuracy drop of ``cfg.checkpoint`` on the configured protocol's test windows."""
+    split = make_split(cfg, load_windows)
+    names = [split.bank_classes[i] for i in split.reveal_test_labels()]
+    drop = int8_accuracy_drop(str(cfg.checkpoint), split.test.data, names,
+                              bank=cfg.get("bank"), fmt="onnx", batch_size=1)
+    return {"checkpoint": str(cfg.checkpoint), "dataset": str(cfg.dataset.name),
+            "setting": split.setting, **drop, "drop_ok": drop["accuracy_drop"] <= 0.01}
 
 
 def _machine() -> dict[str, Any]:

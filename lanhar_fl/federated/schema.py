@@ -30,8 +30,9 @@ PUBLIC_NEGATIVES_VERSION = "public-negatives-version"  # sample-level DP only
 
 # keys inside METRICS (all scalars)
 NUM_EXAMPLES = "num-examples"
+TRAIN_SECONDS = "train-seconds"  # the phone's own time for a train message (bench simulation)
 UNIT_WEIGHT = "unit-weight"  # 1 from every phone: client-level DP averages without weights
 NORM_BIT = "norm_bit"  # Flower's adaptive clipping: was the phone's update under the norm
-REPLY_METRICS = (NUM_EXAMPLES, "train-loss", "train-seconds", "local-epochs",
+REPLY_METRICS = (NUM_EXAMPLES, "train-loss", TRAIN_SECONDS, "local-epochs",
                  "accuracy", "loss", "epsilon", "delta", "acc-only", UNIT_WEIGHT, NORM_BIT,
                  "dp-noise-multiplier", "dp-skipped")

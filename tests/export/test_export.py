@@ -214,3 +214,24 @@ def test_bench_ondevice_smoke():
     assert set(rows) == {(f, q) for f in ("onnx", "torchscript") for q in (False, True)}
     assert all(r["bytes"] > 0 and r["median_ms"] > 0 for r in rows.values())
     assert rows[("onnx", True)]["vs_fp32_argmax_agreement"] >= 0.9
+
+
+def test_bench_ondevice_trained_int8_drop_on_held_out_windows(checkpoint):
+    from lanhar_fl.config import load_config
+    from lanhar_fl.data.registry import load_windows
+    from lanhar_fl.eval.protocols import make_split
+    from simulations.bench_ondevice import trained_int8_drop
+
+    cfg = load_config(["preset=smoke", "dataset.activities=[walk,sit,stand,lie]",
+                       f"data.target_rate_hz={RATE}", f"data.window_seconds={SECONDS}",
+                       "data.max_windows=240", "cache_dir=null", f"checkpoint={checkpoint}"])
+    result = trained_int8_drop(cfg)
+    split = make_split(cfg, load_windows)
+    assert result["n"] == len(split.test) > 0 and result["setting"] == "cross_user"
+    # the fp32 ONNX accuracy is the torch model's on exactly these windows
+    scores, _ = torch_outputs(load_source(checkpoint).classifier(), split.test.data)
+    y = np.array([CLASSES.index(split.bank_classes[i]) for i in split.reveal_test_labels()])
+    assert result["fp32_accuracy"] == pytest.approx(float((scores.argmax(1) == y).mean()))
+    assert result["accuracy_drop"] == pytest.approx(
+        result["fp32_accuracy"] - result["int8_accuracy"])
+    assert result["argmax_agreement"] >= 0.9
