@@ -51,10 +51,13 @@ def _sample_level(cfg: DictConfig, text: TextArtifacts, n_examples: int,
                   state: RecordDict | None) -> tuple[PhoneDP, dict[str, Any]]:
     """The phone's DP-SGD for this round and ``local_train``'s DP arguments."""
     fed = cfg.federation
-    dp = PhoneDP(SampleLevel.from_cfg(cfg), n_examples, int(fed.batch_size),
-                 int(fed.local_epochs), int(cfg.rounds), state)
+    settings = SampleLevel.from_cfg(cfg)
+    dp = PhoneDP(settings, n_examples, int(fed.batch_size), int(fed.local_epochs),
+                 int(cfg.rounds), state)
     negatives = dp_negatives(text.bank.prototypes, text.public_negatives)
-    return dp, {"loss": "dp_public", "public_negatives": negatives, "privatize": dp.privatize}
+    return dp, {"loss": "dp_public", "public_negatives": negatives, "privatize": dp.privatize,
+                "num_prototypes": len(text.bank.prototypes),
+                "distill_weight": settings.prototype_distillation}
 
 
 def train(cfg: DictConfig, round_config: Mapping[str, object], arrays: ArrayRecord,

@@ -98,6 +98,7 @@ class SampleLevel:
     accountant: str
     grad_sample_mode: str
     public_negatives: int
+    prototype_distillation: float = 1.0  # weight of the loss term (training/losses.py)
 
     @classmethod
     def from_cfg(cls, cfg: DictConfig) -> SampleLevel:
@@ -109,7 +110,10 @@ class SampleLevel:
         count = int(p.get("public_negatives", 64))
         if count < 0:
             raise ConfigError(f"privacy.public_negatives must be >= 0, got {count}")
-        return cls(target, noise, _delta(p), max_norm, accountant, mode, count)
+        distill = float(p.get("prototype_distillation", 1.0))
+        if distill < 0:
+            raise ConfigError(f"privacy.prototype_distillation must be >= 0, got {distill}")
+        return cls(target, noise, _delta(p), max_norm, accountant, mode, count, distill)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from tqdm.auto import tqdm
 
 from ..models.lanhar import as_tensor, unwrap
-from .losses import clip_loss, per_example_infonce_public
+from .losses import clip_loss, per_example_infonce_public, prototype_distillation
 
 
 class Objective(Protocol):
@@ -214,14 +214,22 @@ class PublicInfoNCEObjective:
 
     ``public_negatives`` (M, D) are text-space embeddings (label-bank prototypes, public
     interpretation embeddings). They go through the text projection per example as a
-    (B, 1 + M, D) block, so example i's loss and gradient depend only on example i.
+    (B, 1 + M, D) block, so example i's loss and gradient depend only on example i. When the
+    first ``num_prototypes`` rows are the label prototypes, ``distill_weight`` x
+    ``prototype_distillation`` is added (see there why InfoNCE alone is not enough).
     """
 
-    def __init__(self, public_negatives: np.ndarray | torch.Tensor,
+    def __init__(self, public_negatives: np.ndarray | torch.Tensor, num_prototypes: int = 0,
+                 distill_weight: float = 1.0, teacher_temperature: float = 0.05,
                  reduction: str = "mean") -> None:
         self.public_negatives = torch.as_tensor(public_negatives, dtype=torch.float32)
         if self.public_negatives.dim() != 2 or len(self.public_negatives) == 0:
             raise ValueError("public_negatives must be a non-empty (M, D) array")
+        if not 0 <= num_prototypes <= len(self.public_negatives):
+            raise ValueError(f"num_prototypes must be in 0..{len(self.public_negatives)}")
+        self.num_prototypes = int(num_prototypes)
+        self.distill_weight = float(distill_weight) if num_prototypes else 0.0
+        self.teacher_temperature = float(teacher_temperature)
         self.reduction = reduction
 
     def __call__(self, model: nn.Module, batch: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -229,8 +237,21 @@ class PublicInfoNCEObjective:
         negatives = self.public_negatives.to(text.device)
         block = torch.cat([text[:, None], negatives.expand(len(text), -1, -1)], dim=1)
         sensor, texts = model(windows, block)
-        return per_example_infonce_public(sensor, texts[:, 0], texts[:, 1:],
-                                          unwrap(model).logit_scale, self.reduction)
+        # the logit-scale module runs once (on ones: the (B, 1) scale itself); Opacus' ghost
+        # clipping rejects a module used twice in one forward pass as parameter tying
+        column = unwrap(model).logit_scale(sensor.new_ones(len(sensor), 1))
+
+        def scale(logits: torch.Tensor) -> torch.Tensor:
+            return logits * column.view(-1, *([1] * (logits.dim() - 1)))
+
+        loss = per_example_infonce_public(sensor, texts[:, 0], texts[:, 1:], scale,
+                                          self.reduction)
+        if self.distill_weight:  # reductions are linear: the sum of reduced terms is exact
+            k = self.num_prototypes
+            loss = loss + self.distill_weight * prototype_distillation(
+                sensor, texts[:, 1:1 + k], text, negatives[:k], scale,
+                self.teacher_temperature, self.reduction)
+        return loss
 
 
 class CrossEntropyObjective:
@@ -245,14 +266,16 @@ class CrossEntropyObjective:
 
 
 def make_objective(loss: str = "clip", public_negatives: np.ndarray | None = None,
-                   dedup_positives: bool = True) -> Objective:
-    """``clip`` (in-batch, non-DP) or ``dp_public`` (per-example, public negatives)."""
+                   dedup_positives: bool = True, num_prototypes: int = 0,
+                   distill_weight: float = 1.0) -> Objective:
+    """``clip`` (in-batch, non-DP) or ``dp_public`` (per-example, public negatives whose first
+    ``num_prototypes`` rows are the label prototypes)."""
     if loss == "clip":
         return ClipObjective(dedup_positives)
     if loss == "dp_public":
         if public_negatives is None:
             raise ValueError("loss='dp_public' needs public_negatives")
-        return PublicInfoNCEObjective(public_negatives)
+        return PublicInfoNCEObjective(public_negatives, num_prototypes, distill_weight)
     raise ValueError(f"loss must be 'clip' or 'dp_public', got {loss!r}")
 
 
@@ -342,8 +365,8 @@ def local_train(model: nn.Module, windows: np.ndarray, text_emb: np.ndarray, epo
                 public_negatives: np.ndarray | None = None, proximal_mu: float = 0.0,
                 global_params: dict[str, torch.Tensor] | None = None, *,
                 weight_decay: float = 0.01, dedup_positives: bool = True, seed: int = 0,
-                privatize: Callable[..., tuple] | None = None,
-                progress: bool = False) -> dict[str, Any]:
+                privatize: Callable[..., tuple] | None = None, num_prototypes: int = 0,
+                distill_weight: float = 1.0, progress: bool = False) -> dict[str, Any]:
     """One client update of stage 2 (no labels): returns ``loss`` per epoch, ``num_examples``.
 
     ``proximal_mu > 0`` adds FedProx's proximal term towards ``global_params`` (default: the
@@ -357,7 +380,8 @@ def local_train(model: nn.Module, windows: np.ndarray, text_emb: np.ndarray, epo
             global_params = snapshot_params(model)
         loader = stage2_loader(windows, text_emb, batch_size, seed)
         optimizer = make_optimizer(model, lr, weight_decay)
-        objective = make_objective(loss, public_negatives, dedup_positives)
+        objective = make_objective(loss, public_negatives, dedup_positives, num_prototypes,
+                                   distill_weight)
         wrapped = model
         if privatize is not None:
             wrapped, optimizer, loader, objective = privatize(model, optimizer, loader, objective)

@@ -123,3 +123,22 @@ def per_example_infonce_public(sensor_vecs: torch.Tensor, positive_text_vecs: to
     ignore = torch.cat([torch.zeros_like(pos, dtype=torch.bool), dup.detach() > 1 - 1e-6], dim=1)
     logits = logits.masked_fill(ignore, float("-inf"))
     return _reduce(-F.log_softmax(logits, dim=1)[:, 0], reduction)
+
+
+def prototype_distillation(sensor_vecs: torch.Tensor, prototype_vecs: torch.Tensor,
+                           raw_text: torch.Tensor, raw_prototypes: torch.Tensor,
+                           temperature: Temperature, teacher_temperature: float = 0.05,
+                           reduction: str = "mean") -> torch.Tensor:
+    """Cross-entropy from the text side's zero-shot distribution to the sensor side's.
+
+    Teacher: softmax over classes of cos(window's interpretation, prototype) / τ_t in the frozen
+    text space (``raw_text`` (B, D), ``raw_prototypes`` (K, D)); student: the model's zero-shot
+    logits, ``sensor_vecs`` (B, P) against projected ``prototype_vecs`` (B, K, P). Per example
+    and label-free; public prototypes are the only other input. In-batch CLIP needs other
+    windows as negatives; against public negatives alone InfoNCE separates a phone's windows from
+    public text but not its classes from each other, which this term supplies.
+    """
+    teacher = F.softmax(F.normalize(raw_text, dim=-1) @ F.normalize(raw_prototypes, dim=-1).T
+                        / teacher_temperature, dim=-1).detach()
+    logits = scale_logits(torch.einsum("bp,bkp->bk", sensor_vecs, prototype_vecs), temperature)
+    return _reduce(-(teacher * F.log_softmax(logits, dim=-1)).sum(dim=-1), reduction)

@@ -61,9 +61,11 @@ def test_changing_one_window_moves_the_dp_update_by_at_most_its_own_clip(mode):
     changed_w, changed_t = windows.copy(), text.copy()
     changed_w[-1] = np.random.default_rng(9).normal(size=changed_w[-1].shape) * 5
     changed_t[-1] = np.random.default_rng(10).normal(size=D)
-    objective = PublicInfoNCEObjective(negatives)
+    # the first 3 public rows act as label prototypes: InfoNCE + prototype distillation
+    objective = PublicInfoNCEObjective(negatives, num_prototypes=3)
     g = _dp_gradient(mode, objective, windows, text)
-    g2 = _dp_gradient(mode, PublicInfoNCEObjective(negatives), changed_w, changed_t)
+    g2 = _dp_gradient(mode, PublicInfoNCEObjective(negatives, num_prototypes=3), changed_w,
+                      changed_t)
     assert 0 < (g - g2).norm() <= 2 * CLIP / N + 1e-6
 
 
@@ -80,7 +82,8 @@ def test_in_batch_clip_loss_breaks_the_per_example_bound():
 
 def test_all_grad_sample_modes_give_the_same_clipped_gradient():
     windows, text, negatives = _data()
-    grads = {m: _dp_gradient(m, PublicInfoNCEObjective(negatives), windows, text)
+    grads = {m: _dp_gradient(m, PublicInfoNCEObjective(negatives, num_prototypes=3), windows,
+                             text)
              for m in ("hooks", "functorch", "ghost")}
     torch.testing.assert_close(grads["functorch"], grads["hooks"], atol=1e-6, rtol=1e-4)
     torch.testing.assert_close(grads["ghost"], grads["hooks"], atol=1e-6, rtol=1e-4)

@@ -12,6 +12,7 @@ from lanhar_fl.training.losses import (
     multi_positive_clip_loss,
     per_example_infonce_public,
     prototype_cross_entropy,
+    prototype_distillation,
     sample_triplets,
     triplet_loss,
 )
@@ -109,3 +110,23 @@ def test_public_loss_gradient_of_example_i_ignores_example_j(tensor_negatives):
     h, h2 = (_input_grads(in_batch, sensor, text),
              _input_grads(in_batch, changed_sensor, changed_text))
     assert not torch.allclose(h[:3], h2[:3])  # in-batch negatives leak across examples
+
+
+def test_prototype_distillation_is_per_example_and_follows_the_teacher():
+    protos = _unit(3, 8, seed=7)
+    sensor, raw = torch.randn(4, 8), torch.randn(4, 8)
+    changed_sensor, changed_raw = sensor.clone(), raw.clone()
+    changed_sensor[3] += 5.0
+    changed_raw[3] = torch.randn(8)
+
+    def distill(s, t):
+        return prototype_distillation(s, protos.expand(4, -1, -1), t, protos, 0.1,
+                                      reduction="sum")
+
+    torch.testing.assert_close(_input_grads(distill, sensor, raw)[:3],
+                               _input_grads(distill, changed_sensor, changed_raw)[:3])
+    # a sensor vector on the teacher's favourite prototype scores lower than one elsewhere
+    teacher_pick = protos[0].expand(1, -1)
+    on = prototype_distillation(protos[:1], protos[None], teacher_pick, protos, 0.1)
+    off = prototype_distillation(protos[1:2], protos[None], teacher_pick, protos, 0.1)
+    assert on < off
