@@ -29,7 +29,7 @@ def backend_config(cfg: DictConfig) -> dict[str, Any]:
 def size_synthetic_population(cfg: DictConfig) -> DictConfig:
     """For ``synthetic`` partitioned by subject, generate exactly ``num_phones`` training phones
     plus held-out test phones (20%, at least 4, at most 200) whose windows only the server
-    evaluates on."""
+    evaluates on, each whole (``data.max_windows`` does not apply)."""
     if (cfg.dataset.name != "synthetic" or not cfg.get("num_phones")
             or str(cfg.federation.partition).removeprefix("by_") != "subject"
             or cfg.protocol.name != "cross_user" or cfg.protocol.get("test_subjects")):
@@ -40,6 +40,8 @@ def size_synthetic_population(cfg: DictConfig) -> DictConfig:
     cfg.dataset.num_phones = phones + test
     cfg.protocol.test_subjects = list(range(phones, phones + test))
     cfg.protocol.val_fraction = 0.0
+    # the population is sized by phones x minutes; a windows cap would drop whole phones
+    cfg.data.max_windows = None
     return cfg
 
 

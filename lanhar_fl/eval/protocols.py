@@ -188,8 +188,16 @@ def _train_val(windows: Windows, val_fraction: float, seed: int,
 def _require_known(wanted: Sequence[int], have: Sequence[int], setting: str) -> None:
     unknown = sorted(set(wanted) - set(have))
     if unknown:
-        raise ConfigError(f"protocol.{setting}: subjects {unknown} not in the data "
-                          f"(subjects: {list(have)})")
+        raise ConfigError(f"protocol.{setting}: subjects {_few(unknown)} not in the data "
+                          f"({len(have)} subjects: {_few(sorted(have))}; a data.max_windows cap "
+                          "can drop whole subjects)")
+
+
+def _few(values: Sequence[int], limit: int = 12) -> str:
+    """A list for an error message: at most ``limit`` items, then how many more."""
+    shown = ", ".join(str(v) for v in values[:limit])
+    more = len(values) - limit
+    return f"[{shown}{f', ... {more} more' if more > 0 else ''}]"
 
 
 def cross_user(windows: Windows, test_subjects: Sequence[int] | None = None,
