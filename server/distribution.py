@@ -11,35 +11,19 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 
 from flwr.app import Message, MessageType, RecordDict
 from flwr.serverapp import Grid
 
 from lanhar_fl.federated import schema
 from lanhar_fl.federated.audit import reply_violations
-from lanhar_fl.federated.grid import DelegatingGrid
+from lanhar_fl.federated.grid import DelegatingGrid, Exchange
 
 log = logging.getLogger(__name__)
 
 
 class PrivacyBoundaryError(RuntimeError):
     """A phone's reply carried something other than model arrays and scalar metrics."""
-
-
-@dataclass
-class Exchange:
-    """One send-and-receive: who was asked, who answered, what each uploaded."""
-
-    message_type: str
-    group_id: str
-    sent_to: list[int]
-    replied: list[int] = field(default_factory=list)
-    failed: dict[int, str] = field(default_factory=dict)
-    bytes_uploaded: dict[int, int] = field(default_factory=dict)
-    artifacts_sent_to: list[int] = field(default_factory=list)
-    seconds: float = 0.0  # wall time from sending to the last reply
-    phone_seconds: dict[int, float] = field(default_factory=dict)  # each phone's own work
 
 
 class ArtifactGrid(DelegatingGrid):

@@ -21,6 +21,7 @@ from lanhar_fl.eval.protocols import split_metrics
 from lanhar_fl.eval.report import format_results_table, write_report
 from lanhar_fl.federated import schema
 from lanhar_fl.federated.artifacts import pack_saved
+from lanhar_fl.federated.grid import Exchange
 from lanhar_fl.federated.population import phone_count, split_for
 from lanhar_fl.federated.runconfig import config_to_json
 from lanhar_fl.models.lanhar import LanHARModel, federated_state_dict
@@ -31,7 +32,7 @@ from lanhar_fl.privacy.reporting import privacy_metrics, running_max
 from lanhar_fl.privacy.settings import SampleLevel, SecAgg, privacy_mode
 from lanhar_fl.training.checkpoint import save_checkpoint
 
-from .distribution import ArtifactGrid, Exchange
+from .distribution import ArtifactGrid
 from .evaluation import ServerEvaluator
 from .strategy import build_strategy, phones_per_round
 from .text_side import public_windows, server_text_side
@@ -179,7 +180,7 @@ def _run_secagg(cfg: DictConfig, grid: Grid, artifact_grid: ArtifactGrid, num_ph
     recorder = None
 
     def exchanges() -> list[Exchange]:
-        return [_as_exchange(s) for s in recorder.training_stages()] if recorder else []
+        return list(recorder.training_stages()) if recorder else []
 
     def fit_config(server_round: int) -> dict[str, Any]:
         return {**dict(train_config), schema.SERVER_ROUND: server_round}
@@ -196,11 +197,6 @@ def _run_secagg(cfg: DictConfig, grid: Grid, artifact_grid: ArtifactGrid, num_ph
         "masked_uploads": sum(len(s.replied) for s in recorder.training_stages()),
     }}
     return Rounds(result.arrays, exchanges(), result.train_metrics, extra)
-
-
-def _as_exchange(stage) -> Exchange:
-    return Exchange("train", str(stage.round), list(stage.sent_to), list(stage.replied),
-                    dict(stage.failed), dict(stage.bytes_uploaded))
 
 
 def _log_round(server_round: int, rounds: int, row: dict, train: list[Exchange]) -> None:

@@ -1,11 +1,28 @@
-"""A Grid that delegates everything to another Grid: the base of the server's grid wrappers."""
+"""A Grid that delegates everything to another Grid: the base of the server's grid wrappers,
+and the record they keep of each send-and-receive."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from flwr.app import Message
 from flwr.serverapp import Grid
+
+
+@dataclass
+class Exchange:
+    """One send-and-receive: who was asked, who answered, what each uploaded."""
+
+    message_type: str
+    group_id: str
+    sent_to: list[int]
+    replied: list[int] = field(default_factory=list)
+    failed: dict[int, str] = field(default_factory=dict)
+    bytes_uploaded: dict[int, int] = field(default_factory=dict)
+    artifacts_sent_to: list[int] = field(default_factory=list)
+    seconds: float = 0.0  # wall time from sending to the last reply
+    phone_seconds: dict[int, float] = field(default_factory=dict)  # each phone's own work
 
 
 class DelegatingGrid(Grid):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -33,9 +34,15 @@ class LogitScale(nn.Module):
             self.log_scale.weight.fill_(math.log(init))
 
     def forward(self, logits: torch.Tensor) -> torch.Tensor:
-        ones = logits.new_ones(logits.shape[0], 1)
+        return self.for_rows(logits)(logits)
+
+    def for_rows(self, like: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+        """The scaling for ``like.shape[0]`` examples, computed once, to apply to several logit
+        tensors of one forward pass (Opacus' ghost clipping rejects a module that runs twice in
+        one pass as parameter tying)."""
+        ones = like.new_ones(like.shape[0], 1)
         scale = self.log_scale(ones).exp().clamp(max=self.max_scale)  # (B, 1)
-        return logits * scale.view(-1, *([1] * (logits.dim() - 1)))
+        return lambda logits: logits * scale.view(-1, *([1] * (logits.dim() - 1)))
 
     def value(self) -> float:
         """The current multiplicative scale (1 / temperature)."""

@@ -17,7 +17,7 @@ before quantisation; an example weight above ``max_weight`` overflows.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -27,7 +27,7 @@ from flwr.common.secure_aggregation.secaggplus_constants import RECORD_KEY_CONFI
 from flwr.serverapp import Grid
 
 from ..federated import schema
-from ..federated.grid import DelegatingGrid
+from ..federated.grid import DelegatingGrid, Exchange
 from .reporting import aggregate_fit_metrics
 from .settings import SecAgg
 
@@ -66,15 +66,10 @@ def legacy_client_app(fit: FitFn, mods: Sequence[Callable] | None = None) -> Cli
 
 
 @dataclass
-class StageExchange:
-    """One SecAgg+ stage of one round, as the server saw it."""
+class StageExchange(Exchange):
+    """One SecAgg+ stage of one round (``group_id``: the round), as the server saw it."""
 
-    round: int
-    stage: str
-    sent_to: list[int]
-    replied: list[int] = field(default_factory=list)
-    failed: dict[int, str] = field(default_factory=dict)
-    bytes_uploaded: dict[int, int] = field(default_factory=dict)
+    stage: str = "other"
     plain_arrays: int = 0  # replies holding a non-empty ArrayRecord (must stay 0)
 
 
@@ -94,8 +89,8 @@ class RecordingGrid(DelegatingGrid):
         stage = "other"
         if is_secagg_message(first):
             stage = str(first.content[RECORD_KEY_CONFIGS].get(Key.STAGE, "other"))
-        exchange = StageExchange(int(first.metadata.group_id or 0), stage,
-                                 [m.metadata.dst_node_id for m in messages])
+        exchange = StageExchange(first.metadata.message_type, first.metadata.group_id,
+                                 [m.metadata.dst_node_id for m in messages], stage=stage)
         replies = list(self._grid.send_and_receive(messages, timeout=timeout))
         for reply in replies:
             node = reply.metadata.src_node_id

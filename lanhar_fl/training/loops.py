@@ -237,13 +237,7 @@ class PublicInfoNCEObjective:
         negatives = self.public_negatives.to(text.device)
         block = torch.cat([text[:, None], negatives.expand(len(text), -1, -1)], dim=1)
         sensor, texts = model(windows, block)
-        # the logit-scale module runs once (on ones: the (B, 1) scale itself); Opacus' ghost
-        # clipping rejects a module used twice in one forward pass as parameter tying
-        column = unwrap(model).logit_scale(sensor.new_ones(len(sensor), 1))
-
-        def scale(logits: torch.Tensor) -> torch.Tensor:
-            return logits * column.view(-1, *([1] * (logits.dim() - 1)))
-
+        scale = unwrap(model).logit_scale.for_rows(sensor)  # one scale for both terms
         loss = per_example_infonce_public(sensor, texts[:, 0], texts[:, 1:], scale,
                                           self.reduction)
         if self.distill_weight:  # reductions are linear: the sum of reduced terms is exact
