@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import importlib
-import logging
 import sys
 from collections.abc import Callable
 
+from . import logs
 from .config import ConfigError, load_config
 from .data.errors import DataError
 
@@ -60,10 +60,6 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(USAGE)
         return 0
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
-    for ours in ("lanhar_fl", "server", "client", "simulations"):
-        logging.getLogger(ours).setLevel(logging.INFO)
     func, words, rest = _resolve(argv)
     show_cfg = "--cfg" in rest
     rest = [a for a in rest if a != "--cfg"]
@@ -76,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"lanhar-fl: expected key=value overrides, got {bad}")
     try:
         cfg = load_config(rest)
+        logs.configure(verbose=bool(cfg.get("verbose", False)))
         if show_cfg:
             from .config import to_yaml
 

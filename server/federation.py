@@ -16,6 +16,7 @@ from flwr.app import ArrayRecord, ConfigRecord
 from flwr.serverapp import Grid
 from omegaconf import DictConfig
 
+from lanhar_fl.config import to_yaml
 from lanhar_fl.eval.plots import history_plot
 from lanhar_fl.eval.protocols import split_metrics
 from lanhar_fl.eval.report import format_results_table, write_report
@@ -24,6 +25,7 @@ from lanhar_fl.federated.artifacts import pack_saved
 from lanhar_fl.federated.grid import Exchange
 from lanhar_fl.federated.population import phone_count, split_for
 from lanhar_fl.federated.runconfig import config_to_json
+from lanhar_fl.logs import summarised_in_flower_logs
 from lanhar_fl.models.lanhar import LanHARModel, federated_state_dict
 from lanhar_fl.pipeline.text_side import TextSide
 from lanhar_fl.privacy import public_negatives
@@ -85,7 +87,10 @@ def run_federation(grid: Grid, cfg: DictConfig, num_phones: int | None = None,
 
     artifact_grid = ArtifactGrid(grid, shapes, strict_audit=bool(cfg.federation.audit_replies))
     records = artifact_records(text_side)
-    train_config = ConfigRecord({schema.RUN_CONFIG: config_to_json(cfg),
+    config_json = config_to_json(cfg)
+    (run_dir / "config.yaml").write_text(to_yaml(cfg))
+    log.info("configuration: %s", run_dir / "config.yaml")
+    train_config = ConfigRecord({schema.RUN_CONFIG: config_json,
                                  schema.ARTIFACT_VERSION: text_side.version})
     if privacy_mode(cfg) == "sample_level":
         extra, fingerprint = public_negative_records(cfg, text_side, split.seen_classes)
@@ -95,8 +100,9 @@ def run_federation(grid: Grid, cfg: DictConfig, num_phones: int | None = None,
     evaluator = ServerEvaluator(cfg, split, text_side.bank, text_side.encoder.dim)
     round_privacy: dict[int, tuple[float, float]] = {}
     run = _run_secagg if privacy_mode(cfg) == "secagg" else _run_strategy
-    rounds = run(cfg, grid, artifact_grid, num_phones, ArrayRecord(initial), train_config,
-                 evaluator, round_privacy)
+    with summarised_in_flower_logs(config_json, f"<configuration: {run_dir / 'config.yaml'}>"):
+        rounds = run(cfg, grid, artifact_grid, num_phones, ArrayRecord(initial), train_config,
+                     evaluator, round_privacy)
     history = _history(evaluator.history, rounds, round_privacy)
     extra = {
         "model": "LanHAR-federated",

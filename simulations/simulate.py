@@ -22,8 +22,12 @@ def backend_config(cfg: DictConfig) -> dict[str, Any]:
     cpus = float(cfg.federation.get("cpus_per_phone", 1))
     if cpus <= 0:
         raise ConfigError(f"federation.cpus_per_phone must be positive, got {cpus}")
+    verbose = bool(cfg.get("verbose", False))
+    # quiet: the phones' (actors') output stays in Ray's log files; Flower reports their errors
     return {"client_resources": {"num_cpus": cpus, "num_gpus": 0.0},
-            "init_args": {"num_cpus": os.cpu_count() or 1, "include_dashboard": False}}
+            "init_args": {"num_cpus": os.cpu_count() or 1, "include_dashboard": False,
+                          "log_to_driver": verbose,
+                          "logging_level": "INFO" if verbose else "ERROR"}}
 
 
 def size_synthetic_population(cfg: DictConfig) -> DictConfig:
@@ -65,6 +69,7 @@ def run(cfg: DictConfig, client_app=None) -> dict[str, Any]:
     split = split_for(cfg)
     text_side = server_text_side(cfg, split.bank_classes, split.seen_classes)
     os.environ.setdefault("FLWR_DISABLE_UPDATE_CHECK", "1")
+    os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")  # Ray's FutureWarning tip
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         run_simulation(server_app=make_server_app(cfg, num_phones, text_side),
