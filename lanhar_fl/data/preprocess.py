@@ -61,7 +61,7 @@ class PreprocessConfig:
             raise ValueError("data.window_seconds x data.target_rate_hz must give >= 2 samples")
         for name in ("max_abs_acc", "max_abs_gyro"):
             value = getattr(self, name)
-            if not (isinstance(value, int | float) and 0 < value <= 1e6):
+            if isinstance(value, bool) or not (isinstance(value, int | float) and 0 < value <= 1e6):
                 raise DataError(f"data.{name} must be a number in (0, 1e6], got {value!r}")
 
     @classmethod

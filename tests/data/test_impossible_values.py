@@ -114,7 +114,8 @@ def test_gyro_limit_is_configurable(tmp_path):
 
 
 @pytest.mark.parametrize("setting", ["data.max_abs_acc=-1", "data.max_abs_gyro=0",
-                                     "data.max_abs_acc=abc", "data.max_abs_gyro=1e9"])
+                                     "data.max_abs_acc=abc", "data.max_abs_gyro=1e9",
+                                     "data.max_abs_acc=true"])
 def test_bad_limit_settings(tmp_path, setting):
     with pytest.raises(DataError, match=setting.split("=")[0]):
         windows("uci_hapt", hapt(tmp_path), setting)
