@@ -1,9 +1,13 @@
-"""Recordings -> windows: units, non-finite repair, resampling, gravity, segmentation.
+"""Recordings -> windows: units, bad-sample masking and repair, resampling, gravity, segmentation.
 
-The order matters and is fixed: SI units, repair short NaN/Inf gaps, polyphase resampling to the
-target rate, gravity estimate (0.3 Hz low-pass) and per-window rotation of gravity onto +Z,
-optional gravity removal, then windows cut inside each contiguous labelled segment (so no window
-spans two labels).
+The order matters and is fixed: SI units; samples a phone IMU cannot report (any axis beyond
+``data.max_abs_acc`` / ``data.max_abs_gyro``, or infinite) are masked like NaN, before any
+filter sees them; short masked runs are interpolated, longer ones are bridged linearly (so that
+the filters below see a plausible signal) and every window touching them is dropped; then
+polyphase resampling to the target rate, gravity estimate (0.3 Hz low-pass) and per-window
+rotation of gravity onto +Z, optional gravity removal, and windows cut inside each contiguous
+labelled segment (so no window spans two labels). Masked samples are counted by reason
+(``Windows.masked``), dropped windows too (``Windows.dropped``).
 """
 
 from __future__ import annotations
@@ -15,10 +19,15 @@ from fractions import Fraction
 import numpy as np
 from scipy import signal
 
+from .errors import DataError
 from .recording import UNLABELLED, Recording
 from .windows import Windows
 
 STANDARD_GRAVITY = 9.80665
+# What a phone IMU can report at its widest range: +-16 g, +-2000 deg/s (about 35 rad/s).
+MAX_ABS_ACC = 16 * STANDARD_GRAVITY  # m/s^2, per axis
+MAX_ABS_GYRO = 35.0  # rad/s, per axis
+MASK_REASONS = ("non_finite", "impossible_values")  # NaN; beyond the limits or infinite
 
 
 @dataclass(frozen=True)
@@ -32,6 +41,8 @@ class PreprocessConfig:
     remove_gravity: bool = True
     gravity_cutoff_hz: float = 0.3
     max_nan_gap_seconds: float = 0.1  # longer gaps are not invented: their windows are dropped
+    max_abs_acc: float = MAX_ABS_ACC  # m/s^2 per axis; beyond it a sample is masked like NaN
+    max_abs_gyro: float = MAX_ABS_GYRO  # rad/s per axis; likewise
 
     @property
     def window_samples(self) -> int:
@@ -48,6 +59,10 @@ class PreprocessConfig:
             raise ValueError(f"data.overlap must be in [0, 1), got {self.overlap}")
         if self.window_samples < 2:
             raise ValueError("data.window_seconds x data.target_rate_hz must give >= 2 samples")
+        for name in ("max_abs_acc", "max_abs_gyro"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not (isinstance(value, int | float) and 0 < value <= 1e6):
+                raise DataError(f"data.{name} must be a number in (0, 1e6], got {value!r}")
 
     @classmethod
     def from_mapping(cls, cfg: object) -> PreprocessConfig:
@@ -86,6 +101,32 @@ def repair_nonfinite(x: np.ndarray, max_gap: int) -> tuple[np.ndarray, np.ndarra
         for c in range(x.shape[1]):
             x[s:e, c] = np.interp(np.arange(s, e), [s - 1, e], [x[s - 1, c], x[e, c]])
     return x, invalid
+
+
+def mask_impossible(x: np.ndarray, limit: float) -> tuple[np.ndarray, np.ndarray]:
+    """``x`` (float64 copy) with rows holding an infinite value, or any axis beyond ``limit``,
+    set to NaN, and the boolean mask of those rows. NaN rows are left as they are."""
+    x = np.array(x, dtype=np.float64, copy=True)
+    with np.errstate(invalid="ignore"):
+        impossible = (np.isinf(x) | (np.abs(x) > limit)).any(axis=1)
+    x[impossible] = np.nan
+    return x, impossible
+
+
+def bridge(x: np.ndarray, invalid: np.ndarray) -> np.ndarray:
+    """``x`` with the ``invalid`` rows replaced by a straight line between the nearest valid rows
+    (held flat at the ends; zero when none is valid): filters run over it see no jump, and the
+    windows touching these rows are dropped anyway."""
+    if not invalid.any():
+        return x
+    x = x.copy()
+    if invalid.all():
+        x[:] = 0.0
+        return x
+    idx = np.arange(len(x))
+    for c in range(x.shape[1]):
+        x[invalid, c] = np.interp(idx[invalid], idx[~invalid], x[~invalid, c])
+    return x
 
 
 def resample(x: np.ndarray, from_hz: float, to_hz: float) -> np.ndarray:
@@ -135,9 +176,11 @@ def rotation_to_z(g: np.ndarray) -> np.ndarray:
     return np.eye(3) + vx + vx @ vx * ((1 - c) / s**2)
 
 
-def segment_starts(labels: np.ndarray, invalid: np.ndarray, length: int, step: int):
+def segment_starts(labels: np.ndarray, invalid: np.ndarray, length: int, step: int,
+                   impossible: np.ndarray | None = None):
     """Window starts cut inside each contiguous labelled run; windows touching invalid samples
-    are dropped. Returns (starts, labels, dropped counter)."""
+    are dropped, counted as ``impossible_values`` when they touch a sample of ``impossible``,
+    else as ``non_finite_gap``. Returns (starts, labels, dropped counter)."""
     starts: list[int] = []
     kept_labels: list[int] = []
     dropped: Counter[str] = Counter()
@@ -148,45 +191,66 @@ def segment_starts(labels: np.ndarray, invalid: np.ndarray, length: int, step: i
     run_starts = np.concatenate([[0], change])
     run_ends = np.concatenate([change, [n]])
     bad_cum = np.concatenate([[0], np.cumsum(invalid)])
+    imp_cum = None if impossible is None else np.concatenate([[0], np.cumsum(impossible)])
     for s, e in zip(run_starts, run_ends, strict=True):
         if labels[s] == UNLABELLED:
             continue
         for w in range(s, e - length + 1, step):
             if bad_cum[w + length] - bad_cum[w] > 0:
-                dropped["non_finite_gap"] += 1
+                hit = imp_cum is not None and imp_cum[w + length] - imp_cum[w] > 0
+                dropped["impossible_values" if hit else "non_finite_gap"] += 1
                 continue
             starts.append(w)
             kept_labels.append(int(labels[s]))
     return np.asarray(starts, np.int64), np.asarray(kept_labels, np.int64), dropped
 
 
-def recording_to_windows(rec: Recording, cfg: PreprocessConfig):
-    """One recording -> (data (N,T,6) float32, labels, flags dict, dropped counter)."""
+def mask_bad_samples(rec: Recording, cfg: PreprocessConfig):
+    """SI acc and gyro of ``rec`` with impossible samples masked and short gaps repaired.
+
+    Returns (acc, gyro, invalid, impossible, masked): ``invalid`` marks samples left unrepaired
+    (bridged, for the filters; their windows are dropped), ``impossible`` those of them that were
+    impossible rather than NaN, ``masked`` the count of bad samples by reason.
+    """
     max_gap = int(round(cfg.max_nan_gap_seconds * rec.rate_hz))
     acc, gyro = to_si(rec.acc.astype(np.float64), rec.acc_unit,
                       None if rec.gyro is None else rec.gyro.astype(np.float64), rec.gyro_unit)
-    acc, bad_acc = repair_nonfinite(acc, max_gap)
-    invalid = bad_acc
+    nan = np.isnan(acc).any(axis=1)
+    acc, impossible = mask_impossible(acc, cfg.max_abs_acc)
+    acc, invalid = repair_nonfinite(acc, max_gap)
     if gyro is not None:
-        gyro, bad_gyro = repair_nonfinite(gyro, max_gap)
-        invalid = invalid | bad_gyro
-    # Invalid samples are zeroed before filtering so that NaN cannot smear across the
-    # whole recording; every window touching them is dropped below anyway.
-    acc[invalid] = 0.0
-    if gyro is not None:
-        gyro[invalid] = 0.0
+        nan |= np.isnan(gyro).any(axis=1)
+        gyro, gyro_impossible = mask_impossible(gyro, cfg.max_abs_gyro)
+        impossible |= gyro_impossible
+        gyro, gyro_invalid = repair_nonfinite(gyro, max_gap)
+        invalid |= gyro_invalid
+    masked = Counter({"non_finite": int((nan & ~impossible).sum()),
+                      "impossible_values": int(impossible.sum())})
+    # Unrepaired samples never reach a filter as they are (NaN would smear over the recording,
+    # zeros would pull the gravity estimate of the windows around them): they are bridged.
+    acc = bridge(acc, invalid)
+    gyro = None if gyro is None else bridge(gyro, invalid)
+    return acc, gyro, invalid, impossible & invalid, +masked
+
+
+def recording_to_windows(rec: Recording, cfg: PreprocessConfig):
+    """One recording -> (data (N,T,6) float32, labels, flags dict, dropped windows counter,
+    masked samples counter)."""
+    acc, gyro, invalid, impossible, masked = mask_bad_samples(rec, cfg)
 
     rate = cfg.target_rate_hz
     acc = resample(acc, rec.rate_hz, rate)
     gyro = None if gyro is None else resample(gyro, rec.rate_hz, rate)
     labels = resample_nearest(rec.labels, rec.rate_hz, rate)[: len(acc)]
     invalid = resample_nearest(invalid, rec.rate_hz, rate)[: len(acc)]
+    impossible = resample_nearest(impossible, rec.rate_hz, rate)[: len(acc)]
     if not np.isclose(rec.rate_hz, rate) and invalid.any():
         invalid = np.convolve(invalid, np.ones(5), mode="same") > 0  # filter support
+        impossible = np.convolve(impossible, np.ones(5), mode="same") > 0
 
     gravity = estimate_gravity(acc, rate, cfg.gravity_cutoff_hz) if rec.gravity_included else None
     length, step = cfg.window_samples, cfg.step_samples
-    starts, win_labels, dropped = segment_starts(labels, invalid, length, step)
+    starts, win_labels, dropped = segment_starts(labels, invalid, length, step, impossible)
     idx = starts[:, None] + np.arange(length)[None, :]
     acc_w = acc[idx]
     gyro_w = np.full_like(acc_w, np.nan) if gyro is None else gyro[idx]
@@ -209,7 +273,7 @@ def recording_to_windows(rec: Recording, cfg: PreprocessConfig):
         "gravity_removed": (not rec.gravity_included) or cfg.remove_gravity,
         "gravity_aligned": aligned,
     }
-    return data, win_labels, flags, dropped
+    return data, win_labels, flags, dropped, masked
 
 
 def recordings_to_windows(
@@ -225,9 +289,11 @@ def recordings_to_windows(
                                               "gravity_removed", "gravity_aligned",
                                               "placements", "devices")}
     dropped: Counter[str] = Counter()
+    masked: Counter[str] = Counter()
     for rec in recordings:
-        data, labels, flags, d = recording_to_windows(rec, cfg)
+        data, labels, flags, d, m = recording_to_windows(rec, cfg)
         dropped.update(d)
+        masked.update(m)
         n = len(data)
         remap = np.array([names.index(x) for x in rec.label_names], dtype=np.int64)
         parts["data"].append(data)
@@ -255,6 +321,7 @@ def recordings_to_windows(
         devices=cat["devices"].astype(str),
         synthetic=synthetic,
         dropped=dict(dropped),
+        masked=dict(masked),
         source_rates_hz=tuple(sorted({float(r.rate_hz) for r in recordings})),
         recordings=len(recordings),
     )

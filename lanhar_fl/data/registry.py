@@ -31,16 +31,28 @@ def get_loader(name: str) -> Loader:
     return module.load
 
 
+def file_digest(path: Path) -> str:
+    """sha256 of a file's bytes (read in 1 MiB blocks)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
 def _cache_key(cfg: DictConfig, root: Path | None) -> str:
+    """The windows cache key: settings plus every input file's name and content hash, so that
+    any edit misses the cache whatever the file's size and times say."""
     stamp: list = []
     if root is not None and root.exists():
         files = sorted(p for p in root.rglob("*") if p.is_file())
-        stamp = [(str(p), p.stat().st_size, int(p.stat().st_mtime)) for p in files]
+        stamp = [(str(p.relative_to(root)), file_digest(p)) for p in files]
     blob = json.dumps({
         "dataset": OmegaConf.to_container(cfg.dataset, resolve=True),
         "data": OmegaConf.to_container(cfg.data, resolve=True),
+        "root": str(root),
         "files": stamp,
-        "version": 1,
+        "version": 2,
     }, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
@@ -54,8 +66,8 @@ def _save(path: Path, w: Windows) -> None:
              meta=np.array(json.dumps({
                  "class_names": list(w.class_names), "dataset": w.dataset,
                  "sampling_rate_hz": w.sampling_rate_hz, "synthetic": w.synthetic,
-                 "dropped": w.dropped, "source_rates_hz": list(w.source_rates_hz),
-                 "recordings": w.recordings})))
+                 "dropped": w.dropped, "masked": w.masked,
+                 "source_rates_hz": list(w.source_rates_hz), "recordings": w.recordings})))
     tmp.replace(path)
 
 
@@ -68,8 +80,8 @@ def _load(path: Path) -> Windows:
             placements=z["placements"], devices=z["devices"],
             class_names=tuple(meta["class_names"]), dataset=meta["dataset"],
             sampling_rate_hz=meta["sampling_rate_hz"], synthetic=meta["synthetic"],
-            dropped=meta["dropped"], source_rates_hz=tuple(meta["source_rates_hz"]),
-            recordings=meta["recordings"],
+            dropped=meta["dropped"], masked=meta["masked"],
+            source_rates_hz=tuple(meta["source_rates_hz"]), recordings=meta["recordings"],
         )
 
 

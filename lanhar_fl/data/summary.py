@@ -21,6 +21,7 @@ def summarize(windows: Windows) -> dict:
         "gravity_removed_windows": int(windows.gravity_removed.sum()),
         "placements": sorted(set(windows.placements.tolist())),
         "dropped_windows": dict(windows.dropped),
+        "masked_samples": dict(windows.masked),
         "synthetic": windows.synthetic,
     }
     return summary

@@ -36,6 +36,9 @@ class Windows:
     devices: np.ndarray  # str (N,): device model or id
     synthetic: bool = False
     dropped: dict[str, int] = field(default_factory=dict)  # windows dropped, by reason
+    # input samples masked as unusable before any filter, by reason (non_finite,
+    # impossible_values): short runs interpolated, windows touching longer ones dropped
+    masked: dict[str, int] = field(default_factory=dict)
     source_rates_hz: tuple[float, ...] = ()  # native sampling rates before resampling
     recordings: int = 0  # continuous recordings the windows were cut from
     channels: tuple[str, ...] = CHANNELS
@@ -82,6 +85,7 @@ class Windows:
             placements=self.placements[index],
             devices=self.devices[index],
             dropped=dict(self.dropped),
+            masked=dict(self.masked),
         )
 
     def relabel(self, mapping: dict[str, str | None]) -> Windows:
@@ -134,8 +138,10 @@ class Windows:
         labels = [np.array([names.index(p.class_names[i]) for i in p.labels], dtype=np.int64)
                   for p in parts]
         dropped: Counter[str] = Counter()
+        masked: Counter[str] = Counter()
         for p in parts:
             dropped.update(p.dropped)
+            masked.update(p.masked)
         cat = np.concatenate
         return Windows(
             data=cat([p.data for p in parts]),
@@ -151,6 +157,7 @@ class Windows:
             devices=cat([p.devices for p in parts]),
             synthetic=any(p.synthetic for p in parts),
             dropped=dict(dropped),
+            masked=dict(masked),
             source_rates_hz=tuple(sorted({r for p in parts for r in p.source_rates_hz})),
             recordings=sum(p.recordings for p in parts),
         )

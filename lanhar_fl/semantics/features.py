@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from ..data.errors import DataError
 from ..data.windows import Windows
 
 GROUPS = ("strength", "axis", "rhythm", "shape", "posture", "sync", "impact")
@@ -276,6 +277,11 @@ def compute_features(windows: Windows) -> FeatureTable:
         return FeatureTable(out, FEATURE_NAMES, np.zeros_like(out, dtype=bool))
     data = windows.data.astype(np.float64)
     acc = data[:, :, :3]
+    broken = np.flatnonzero(~np.isfinite(acc).all(axis=(1, 2)))
+    if len(broken):  # preprocessing never makes these; an eigen-solver would choke on them
+        shown = ", ".join(map(str, broken[:5].tolist())) + (", ..." if len(broken) > 5 else "")
+        raise DataError(f"{len(broken)} window(s) of {windows.dataset!r} hold NaN or infinite "
+                        f"acceleration (index {shown}); features need finite accelerometer data")
     has_gyro = np.asarray(windows.has_gyro, bool) & np.isfinite(data[:, :, 3:]).all(axis=(1, 2))
     gyro = np.where(has_gyro[:, None, None], np.nan_to_num(data[:, :, 3:]), 0.0)
     removed = np.asarray(windows.gravity_removed, bool)

@@ -115,7 +115,7 @@ def test_recording_windows_are_exact_slices(runs, window_seconds, overlap):
                     rate_hz=50.0)
     cfg = PreprocessConfig(target_rate_hz=50.0, window_seconds=window_seconds, overlap=overlap,
                            gravity_align=False, remove_gravity=False)
-    data, win_labels, flags, _ = recording_to_windows(rec, cfg)
+    data, win_labels, flags, _, _ = recording_to_windows(rec, cfg)
     length, step = cfg.window_samples, cfg.step_samples
     starts, expected_labels, _ = segment_starts(labels, np.zeros(n, bool), length, step)
     assert data.shape == (len(starts), length, 6) and data.dtype == np.float32
@@ -133,7 +133,7 @@ def test_windows_touching_long_gaps_are_dropped_not_invented():
     rec = Recording(acc=acc, gyro=None, labels=np.zeros(n, np.int64), label_names=("walk",),
                     subject=0, rate_hz=50.0)
     cfg = PreprocessConfig(window_seconds=1.0, overlap=0.5)
-    data, labels, flags, dropped = recording_to_windows(rec, cfg)
+    data, labels, flags, dropped, _ = recording_to_windows(rec, cfg)
     assert dropped["non_finite_gap"] > 0
     assert np.isfinite(data[:, :, :3]).all()
     assert np.isnan(data[:, :, 3:]).all() and not flags["has_gyro"]
@@ -172,11 +172,11 @@ def test_gravity_alignment_and_removal_on_a_tilted_still_phone():
     acc = np.tile(STANDARD_GRAVITY * g_dir / np.linalg.norm(g_dir), (n, 1))
     rec = Recording(acc=acc, gyro=np.zeros((n, 3)), labels=np.zeros(n, np.int64),
                     label_names=("stand",), subject=0, rate_hz=50.0)
-    aligned, _, flags, _ = recording_to_windows(
+    aligned, _, flags, _, _ = recording_to_windows(
         rec, PreprocessConfig(window_seconds=1.0, remove_gravity=False))
     assert flags["gravity_aligned"] and not flags["gravity_removed"]
     assert np.allclose(aligned[:, :, :3], [0, 0, STANDARD_GRAVITY], atol=1e-4)
-    removed, _, flags, _ = recording_to_windows(rec, PreprocessConfig(window_seconds=1.0))
+    removed, _, flags, _, _ = recording_to_windows(rec, PreprocessConfig(window_seconds=1.0))
     assert flags["gravity_removed"] and np.abs(removed[:, :, :3]).max() < 1e-4
 
 
@@ -232,7 +232,7 @@ def test_recording_in_g_and_deg_per_s_becomes_si_windows():
     gyro_deg = np.tile([90.0, 0.0, -180.0], (n, 1))
     rec = Recording(acc=acc_g, gyro=gyro_deg, labels=np.zeros(n, np.int64), label_names=("sit",),
                     subject=0, rate_hz=50.0, acc_unit="g", gyro_unit="deg/s")
-    data, _, _, _ = recording_to_windows(
+    data, _, _, _, _ = recording_to_windows(
         rec, PreprocessConfig(window_seconds=1.0, remove_gravity=False))
     assert np.allclose(data[:, :, 2], STANDARD_GRAVITY, atol=1e-4)
     assert np.allclose(data[:, :, 3:], [np.pi / 2, 0.0, -np.pi], atol=1e-5)

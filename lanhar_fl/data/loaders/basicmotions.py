@@ -4,6 +4,8 @@ A smartwatch, 10 Hz, 10 s per case; dimensions 1-3 are the accelerometer (linear
 no gravity; taken as m/s^2, see the data's SOURCE.md), 4-6 the gyroscope (rad/s). The files hold
 no subject ids, so each case is its own Recording and its own subject (1..80, TRAIN first).
 With ``dataset.root`` null the copy shipped inside an installed ``aeon`` or ``sktime`` is used.
+A case whose length differs from ``@seriesLength`` (or, under ``@equalLength true``, from the
+first case) is a DataError naming its line: a short case is not padded or counted, it is refused.
 """
 
 from __future__ import annotations
@@ -74,6 +76,7 @@ def parse_ts(path: Path) -> list[tuple[int, np.ndarray, str]]:
             _check_header(path, n, header)
             continue
         cases.append((n, *_case(path, n, line, header)))
+        _check_length(path, n, header, len(cases[-1][1]), len(cases[0][1]), cases[0][0])
     if not in_data:
         raise DataError("no @data line", path)
     if not cases:
@@ -88,6 +91,24 @@ def _check_header(path: Path, line: int, header: dict[str, list[str]]) -> None:
         raise DataError("@classLabel false: the cases have no labels", path, line)
     if header.get("dimensions", [str(DIMENSIONS)])[0] != str(DIMENSIONS):
         raise DataError(f"@dimensions must be {DIMENSIONS} (acc xyz, gyro xyz)", path, line)
+
+
+def _check_length(path: Path, line: int, header: dict[str, list[str]], length: int,
+                  first: int, first_line: int) -> None:
+    """A DataError when a case's length is not the one the header promises."""
+    declared = header.get("serieslength", [])
+    if declared:
+        try:
+            expected = int(declared[0])
+        except ValueError:
+            raise DataError(f"@seriesLength {declared[0]!r} is not a whole number", path) from None
+        if length != expected:
+            raise DataError(f"case has {length} samples per dimension but @seriesLength says "
+                            f"{expected}", path, line)
+    equal = header.get("equallength", ["false"])[0].casefold() == "true"
+    if equal and length != first:
+        raise DataError(f"case has {length} samples per dimension but the first case (line "
+                        f"{first_line}) has {first}, and @equalLength is true", path, line)
 
 
 def _case(path: Path, n: int, line: str, header: dict[str, list[str]]):

@@ -5,7 +5,9 @@ included), gyroscope in rad/s. ``labels.txt`` rows are ``exp user activity start
 inclusive sample bounds; ``dataset.label_index_base`` says whether they count from 0 (default:
 the shared copy was checked sample by sample as 0-based, SOURCE.md) or 1 (as some copies of the
 original are read). Activities mapped to null in ``dataset.labels`` (the postural transitions
-7-12 by default) and unlabelled stretches become UNLABELLED.
+7-12 by default) and unlabelled stretches become UNLABELLED. Two rows of one experiment that
+share a sample are a DataError naming both lines and the shared samples (one sample cannot
+belong to two activities, and silently letting the later row win moves windows between classes).
 """
 
 from __future__ import annotations
@@ -76,6 +78,7 @@ def _experiment(folder: Path, exp: int, user: int, acc_path: Path, segments: Tab
                         "files of one experiment must have equal length", acc_path)
     codes = np.full(len(acc), UNLABELLED, dtype=np.int64)
     rows = np.flatnonzero(segments.num["exp"] == exp)
+    _check_overlaps(segments, rows, exp, base)
     for i in rows:
         line = int(segments.lines[i])
         if int(segments.num["user"][i]) != user:
@@ -90,3 +93,18 @@ def _experiment(folder: Path, exp: int, user: int, acc_path: Path, segments: Tab
     return Recording(acc=acc, gyro=gyro, labels=codes, label_names=labels.names, subject=user,
                      rate_hz=RATE_HZ, acc_unit="g", gyro_unit="rad/s", gravity_included=True,
                      placement="waist", device="galaxy_s2", source=f"{acc_path} + {gyro_path}")
+
+
+def _check_overlaps(segments: Table, rows: np.ndarray, exp: int, base: int) -> None:
+    """A DataError when two labels.txt rows of experiment ``exp`` share a sample."""
+    order = rows[np.lexsort((segments.num["b"][rows], segments.num["a"][rows]))]
+    for prev, cur in zip(order[:-1], order[1:], strict=True):
+        a_prev, b_prev = int(segments.num["a"][prev]), int(segments.num["b"][prev])
+        a_cur, b_cur = int(segments.num["a"][cur]), int(segments.num["b"][cur])
+        if a_cur <= b_prev:
+            first, second = sorted((int(segments.lines[prev]), int(segments.lines[cur])))
+            raise DataError(
+                f"segments of experiment {exp} overlap: lines {first} and {second} "
+                f"([{a_prev}, {b_prev}] and [{a_cur}, {b_cur}], first sample = {base}) both "
+                f"claim samples {a_cur}-{min(b_prev, b_cur)}; a sample has one activity",
+                segments.path, second)
