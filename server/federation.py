@@ -20,7 +20,7 @@ from lanhar_fl.eval.plots import history_plot
 from lanhar_fl.eval.protocols import split_metrics
 from lanhar_fl.eval.report import format_results_table, write_report
 from lanhar_fl.federated import schema
-from lanhar_fl.federated.artifacts import pack_saved
+from lanhar_fl.federated.artifacts import pack_saved, text_version
 from lanhar_fl.federated.grid import Exchange
 from lanhar_fl.federated.population import phone_count, split_for
 from lanhar_fl.federated.runconfig import config_to_json
@@ -86,12 +86,12 @@ def run_federation(grid: Grid, cfg: DictConfig, num_phones: int | None = None,
     artifact_grid = ArtifactGrid(grid, shapes, strict_audit=bool(cfg.federation.audit_replies))
     records = artifact_records(text_side)
     train_config = ConfigRecord({schema.RUN_CONFIG: config_to_json(cfg),
-                                 schema.ARTIFACT_VERSION: text_side.version})
+                                 schema.ARTIFACT_VERSION: text_version(records)})
     if privacy_mode(cfg) == "sample_level":
         extra, fingerprint = public_negative_records(cfg, text_side, split.seen_classes)
         records.update(extra)
         train_config[schema.PUBLIC_NEGATIVES_VERSION] = fingerprint
-    artifact_grid.set_artifacts(records, text_side.version)
+    artifact_grid.set_artifacts(records, str(train_config[schema.ARTIFACT_VERSION]))
     evaluator = ServerEvaluator(cfg, split, text_side.bank, text_side.encoder.dim)
     round_privacy: dict[int, tuple[float, float]] = {}
     run = _run_secagg if privacy_mode(cfg) == "secagg" else _run_strategy
