@@ -21,7 +21,7 @@ from lanhar_fl.eval.plots import history_plot
 from lanhar_fl.eval.protocols import split_metrics
 from lanhar_fl.eval.report import format_results_table, write_report
 from lanhar_fl.federated import schema
-from lanhar_fl.federated.artifacts import pack_saved
+from lanhar_fl.federated.artifacts import pack_saved, text_version
 from lanhar_fl.federated.grid import Exchange
 from lanhar_fl.federated.population import phone_count, split_for
 from lanhar_fl.federated.runconfig import config_to_json
@@ -91,12 +91,12 @@ def run_federation(grid: Grid, cfg: DictConfig, num_phones: int | None = None,
     (run_dir / "config.yaml").write_text(to_yaml(cfg))
     log.info("configuration: %s", run_dir / "config.yaml")
     train_config = ConfigRecord({schema.RUN_CONFIG: config_json,
-                                 schema.ARTIFACT_VERSION: text_side.version})
+                                 schema.ARTIFACT_VERSION: text_version(records)})
     if privacy_mode(cfg) == "sample_level":
         extra, fingerprint = public_negative_records(cfg, text_side, split.seen_classes)
         records.update(extra)
         train_config[schema.PUBLIC_NEGATIVES_VERSION] = fingerprint
-    artifact_grid.set_artifacts(records, text_side.version)
+    artifact_grid.set_artifacts(records, str(train_config[schema.ARTIFACT_VERSION]))
     evaluator = ServerEvaluator(cfg, split, text_side.bank, text_side.encoder.dim)
     round_privacy: dict[int, tuple[float, float]] = {}
     run = _run_secagg if privacy_mode(cfg) == "secagg" else _run_strategy

@@ -18,15 +18,15 @@ TEXT_ENCODER_META = "text-encoder-meta"  # ConfigRecord: model config, tokenizer
 LABEL_BANK = "label-bank"  # ArrayRecord: prototypes (K, D)
 LABEL_BANK_META = "label-bank-meta"  # ConfigRecord: bank JSON (names, descriptions, version)
 PUBLIC_NEGATIVES = "public-negatives"  # ArrayRecord: public interpretation embeddings (M, D)
-PUBLIC_NEGATIVES_META = "public-negatives-meta"  # ConfigRecord: fingerprint
+PUBLIC_NEGATIVES_META = "public-negatives-meta"  # ConfigRecord: fingerprint, digest
 ARTIFACT_RECORDS = (TEXT_ENCODER, TEXT_ENCODER_META, LABEL_BANK, LABEL_BANK_META,
                     PUBLIC_NEGATIVES, PUBLIC_NEGATIVES_META)
 
 # keys inside CONFIG
 RUN_CONFIG = "lanhar-config"  # the composed Hydra config as JSON: one source of truth
-ARTIFACT_VERSION = "artifact-version"  # "<encoder fingerprint>:<bank fingerprint>"
+ARTIFACT_VERSION = "artifact-version"  # "<encoder digest>:<bank digest>" (sha256 hex)
 SERVER_ROUND = "server-round"
-PUBLIC_NEGATIVES_VERSION = "public-negatives-version"  # sample-level DP only
+PUBLIC_NEGATIVES_VERSION = "public-negatives-version"  # its digest; sample-level DP only
 
 # keys inside METRICS (all scalars)
 NUM_EXAMPLES = "num-examples"

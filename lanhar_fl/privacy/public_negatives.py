@@ -16,7 +16,7 @@ from flwr.app import ArrayRecord, ConfigRecord
 from safetensors.numpy import load_file, save_file
 
 from ..data.windows import Windows
-from ..federated.artifacts import pack_saved
+from ..federated.artifacts import pack_saved, record_digest
 from ..semantics.interpret import interpret_windows
 
 FILE = "public_negatives.safetensors"
@@ -42,14 +42,14 @@ def fingerprint(embeddings: np.ndarray) -> str:
 
 
 def pack(embeddings: np.ndarray) -> tuple[ArrayRecord, ConfigRecord, str]:
-    """(arrays, meta, fingerprint) records for the artefact transfer."""
+    """(arrays, meta, content digest) records for the artefact transfer."""
     fp = fingerprint(embeddings)
 
     def save(folder: Path) -> None:
         save_file({TENSOR: np.ascontiguousarray(embeddings, np.float32)}, str(folder / FILE))
 
     arrays, meta = pack_saved(save, fp)
-    return arrays, meta, fp
+    return arrays, meta, record_digest(meta)
 
 
 def load(folder: str | Path) -> np.ndarray:

@@ -8,6 +8,7 @@ import re
 import socket
 import threading
 import time
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
@@ -23,7 +24,7 @@ from lanhar_fl.semantics.descriptions import activity_words, mentions_activity
 from lanhar_fl.semantics.features import GROUPS, SECTION_TITLES, compute_features
 from lanhar_fl.semantics.interpret import interpret_windows
 from lanhar_fl.semantics.interpreters import InterpreterError, build_interpreter, grounded_text
-from lanhar_fl.semantics.interpreters.openai_compatible import is_loopback
+from lanhar_fl.semantics.interpreters.endpoints import is_loopback
 from lanhar_fl.semantics.interpreters.prompt import PROMPT_VERSION, build_messages
 from lanhar_fl.semantics.validation import (
     Validator,
@@ -210,7 +211,8 @@ class ScriptedServer:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802 (http.server's naming)
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                server.requests.append({"path": self.path, "body": body})
+                server.requests.append({"path": self.path, "body": body,
+                                        "host": self.headers.get("Host")})
                 answer = server.script.pop(0) if server.script else "nothing left"
                 if isinstance(answer, float):
                     time.sleep(answer)
@@ -293,28 +295,116 @@ def test_openai_results_are_cached(server, synthetic, tmp_path):
     assert second.stats["prompt_version"] == PROMPT_VERSION
 
 
-def test_remote_host_is_refused_without_a_request(server):
+@pytest.fixture
+def names(monkeypatch):
+    """A resolver table (name -> addresses) in place of DNS; unknown names do not resolve and
+    literal addresses resolve to themselves, so no test makes a DNS query."""
+    table: dict[str, list[str]] = {"localhost": ["127.0.0.1", "::1"]}
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):
+        if host in table:
+            return [(socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_STREAM, 6, "",
+                     (ip, port or 0)) for ip in table[host]]
+        return real(host, port, family, type, proto, flags | socket.AI_NUMERICHOST)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return table
+
+
+@pytest.fixture
+def connects(monkeypatch):
+    """Every address a socket connects to; a connection to a non-loopback address is never
+    made (refused here, so no traffic leaves this machine whatever the code under test does)."""
+    seen: list[str] = []
+    real = socket.socket.connect
+
+    def connect(sock, address):
+        seen.append(address[0])
+        if address[0] not in ("127.0.0.1", "::1"):
+            raise OSError(f"test guard: no connection to {address[0]}")
+        return real(sock, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    return seen
+
+
+def test_remote_host_is_refused_without_a_request(server, names, connects):
+    names.update({"evil.localhost": ["192.0.2.1"], "mixed.localhost": ["127.0.0.1", "10.255.255.1"],
+                  "llm.example.com": ["192.0.2.10"], "localhost.example.com": ["192.0.2.11"]})
     for url in ("http://192.0.2.10:8080/v1", "https://llm.example.com/v1",
-                "http://localhost.example.com/v1"):
+                "http://localhost.example.com/v1", "http://evil.localhost:8080/v1",
+                "http://mixed.localhost/v1", "http://unknown.localhost/v1",
+                "http://[::ffff:10.255.255.1]/v1"):
         with pytest.raises(ConfigError) as err:
             build_interpreter({"name": "openai_compatible", "base_url": url})
         assert "interpreter.base_url" in str(err.value)
         assert "interpreter.allow_remote" in str(err.value)
-    assert server.requests == []
+    assert "192.0.2.1, not a loopback address" in str(
+        pytest.raises(ConfigError, build_interpreter,
+                      {"name": "openai_compatible", "base_url": "http://evil.localhost/v1"}).value)
+    assert server.requests == [] and connects == []
 
 
-def test_allow_remote_warns_that_data_leaves_the_device(caplog):
+def test_allow_remote_warns_that_data_leaves_the_device(caplog, connects):
     with caplog.at_level(logging.WARNING):
         interpreter = build_interpreter({"name": "openai_compatible", "allow_remote": True,
                                          "base_url": "http://192.0.2.10:8080/v1"})
     assert interpreter.name == "openai_compatible"
     assert any(r.levelno == logging.WARNING and "leave" in r.getMessage()
                for r in caplog.records)
+    assert connects == []
 
 
-def test_loopback_detection():
-    assert all(map(is_loopback, ["127.0.0.1", "127.8.9.1", "::1", "[::1]", "localhost"]))
-    assert not any(map(is_loopback, ["10.0.0.1", "example.com", "localhost.example.com", ""]))
+def test_loopback_detection(names):
+    names.update({"evil.localhost": ["192.0.2.1"], "mixed.localhost": ["127.0.0.1", "192.0.2.1"],
+                  "box.localhost": ["127.0.0.1"]})
+    assert all(map(is_loopback, ["127.0.0.1", "127.8.9.1", "::1", "[::1]", "localhost",
+                                 "box.localhost", "::ffff:127.0.0.1"]))
+    assert not any(map(is_loopback, ["10.0.0.1", "example.com", "localhost.example.com", "",
+                                     "evil.localhost", "mixed.localhost", "::ffff:10.0.0.1"]))
+
+
+def test_local_endpoint_is_re_resolved_and_pinned_at_each_connection(server, synthetic, names,
+                                                                      connects):
+    """A name checked as loopback and later resolving elsewhere (DNS rebinding) is refused at
+    the connection, before any byte is sent; while it is loopback, the resolved address is used
+    and the request still names the host."""
+    row = compute_features(synthetic.subset([0])).row(0)
+    port = int(server.url.rsplit(":", 1)[1].split("/")[0])
+    names["rebind.localhost"] = ["127.0.0.1"]
+    interpreter = build_interpreter({"name": "openai_compatible",
+                                     "base_url": f"http://rebind.localhost:{port}/v1"})
+    server.script = ["first"]
+    assert interpreter.generate(row, {}) == "first"
+    assert server.requests[0]["host"] == f"rebind.localhost:{port}"
+    names["rebind.localhost"] = ["192.0.2.1"]
+    with pytest.raises(InterpreterError, match="192.0.2.1, not a loopback address"):
+        interpreter.generate(row, {})
+    assert connects == ["127.0.0.1"] and len(server.requests) == 1
+
+
+def test_proxies_are_not_used_for_local_endpoints(server, synthetic, monkeypatch):
+    proxy = ScriptedServer()  # a second real server on 127.0.0.1, standing in for a proxy
+    try:
+        for var in ("no_proxy", "NO_PROXY"):
+            monkeypatch.delenv(var, raising=False)
+        for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
+                    "ALL_PROXY"):
+            monkeypatch.setenv(var, proxy.url.removesuffix("/v1"))
+        # the environment is effective: plain urllib hands a loopback request to the proxy
+        plain = urllib.request.Request(server.url + "/chat/completions", data=b"{}",
+                                       method="POST")
+        with urllib.request.urlopen(plain, timeout=10) as response:
+            response.read()
+        assert len(proxy.requests) == 1 and server.requests == []
+        server.script = ["direct"]
+        interpreter = build_interpreter({"name": "openai_compatible", "base_url": server.url})
+        row = compute_features(synthetic.subset([0])).row(0)
+        assert interpreter.generate(row, {}) == "direct"
+        assert len(server.requests) == 1 and len(proxy.requests) == 1
+    finally:
+        proxy.close()
 
 
 def test_unreachable_server_and_timeout_name_the_url(server, synthetic):

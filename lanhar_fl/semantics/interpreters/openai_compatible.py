@@ -1,14 +1,15 @@
 """A local OpenAI-compatible server (llama.cpp server, vLLM, Ollama) via /v1/chat/completions.
 
 Standard library only (urllib). Only loopback hosts are allowed: window features leave the
-process but not the device. ``interpreter.allow_remote=true`` lifts that, and every run then
-warns that data leaves the device. An API key, if the server wants one, is read from the
+process but not the device. A host is loopback when every address it resolves to is (see
+``endpoints``); requests to it use no proxy and connect to the address resolved at that moment.
+``interpreter.allow_remote=true`` lifts that, and every run then warns that data leaves the
+device. An API key, if the server wants one, is read from the
 environment variable named by ``interpreter.api_key_env`` (never from the config itself).
 """
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import os
@@ -18,38 +19,34 @@ from urllib.parse import urlparse
 
 from ...config import ConfigError
 from .base import Interpreter, InterpreterError
+from .endpoints import NotLoopback, local_opener, loopback_addresses
 from .prompt import build_messages
 
 log = logging.getLogger(__name__)
 
 
-def is_loopback(host: str | None) -> bool:
-    """True for localhost and loopback addresses (no DNS lookup is made)."""
-    if not host:
-        return False
-    if host.lower() in ("localhost", "localhost.localdomain") or host.lower().endswith(
-            ".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def check_endpoint(base_url: str, allow_remote: bool) -> None:
-    """Refuse a non-loopback ``base_url`` unless ``allow_remote``; warn when it is allowed."""
+def check_endpoint(base_url: str, allow_remote: bool) -> bool:
+    """True for a loopback ``base_url``; a non-loopback one is refused unless ``allow_remote``
+    (then False, with a warning). The host is resolved; no request is made."""
     parsed = urlparse(base_url)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
         raise ConfigError(f"interpreter.base_url={base_url!r} is not an http(s) URL, "
                           "e.g. http://127.0.0.1:8080/v1")
-    if is_loopback(parsed.hostname):
-        return
+    try:
+        loopback_addresses(parsed.hostname, parsed.port)
+        return True
+    except NotLoopback as exc:
+        reason = str(exc)
+    except ValueError as exc:  # e.g. a port out of range
+        raise ConfigError(f"interpreter.base_url={base_url!r}: {exc}") from exc
     if not allow_remote:
         raise ConfigError(f"interpreter.base_url={base_url} is not on this device (loopback "
-                          "only): window features would leave the device. Use a local server, "
-                          "or set interpreter.allow_remote=true to accept sending them")
+                          f"only; {reason}): window features would leave the device. Use a "
+                          "local server, or set interpreter.allow_remote=true to accept "
+                          "sending them")
     log.warning("interpreter.allow_remote=true: window features are sent to %s and leave "
                 "this device", parsed.hostname)
+    return False
 
 
 class OpenAICompatibleInterpreter(Interpreter):
@@ -60,7 +57,9 @@ class OpenAICompatibleInterpreter(Interpreter):
     def __init__(self, base_url: str, model: str, allow_remote: bool = False,
                  timeout_s: float = 120.0, max_tokens: int = 320, temperature: float = 0.2,
                  api_key_env: str | None = None):
-        check_endpoint(base_url, allow_remote)
+        local = check_endpoint(base_url, allow_remote)
+        # a local endpoint: no proxy, loopback connections only, re-checked at each connection
+        self._opener = local_opener() if local else urllib.request.build_opener()
         self.url = base_url.rstrip("/") + "/chat/completions"
         self.model = model
         self.model_id = f"{model}@{urlparse(base_url).netloc}"
@@ -88,7 +87,7 @@ class OpenAICompatibleInterpreter(Interpreter):
         request = urllib.request.Request(self.url, data=json.dumps(payload).encode(),
                                          headers=headers, method="POST")
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+            with self._opener.open(request, timeout=self.timeout_s) as response:
                 return json.loads(response.read().decode("utf-8"))
         except urllib.error.HTTPError as exc:
             detail = exc.read().decode("utf-8", "replace")[:300]
