@@ -7,7 +7,8 @@ works either way): ``sweep.modes`` (default ``[sample_level]``; ``sample_level``
 cells at fixed noise, default none), ``sweep.seeds`` (default ``[0, 1, 2]``), ``sweep.audit``
 (membership-inference AUC per cell, default true), ``sweep.audit_holdout`` (fraction of each
 phone's windows kept out of training as non-members, default 0.2), ``sweep.audit_windows`` (at
-most this many members and non-members scored, default 1000). Each mode starts from
+most this many members and non-members scored, default 1000). A preset may change these defaults
+with ``sweep_defaults`` (``preset=smoke``: one seed, levels ``[inf, 4]``). Each mode starts from
 ``configs/privacy/<mode>.yaml``, or from ``privacy.*`` as given when that is the selected mode.
 
 The text side (stage 1 on public data) is built once per seed and shared by that seed's cells.
@@ -65,11 +66,13 @@ class Cell:
 
 
 def sweep_settings(cfg: DictConfig) -> dict[str, Any]:
-    given = OmegaConf.to_container(cfg.get("sweep") or OmegaConf.create({}), resolve=True)
-    unknown = sorted(set(given) - set(DEFAULTS))
-    if unknown:
-        raise ConfigError(f"unknown sweep settings {unknown}; known: {sorted(DEFAULTS)}")
-    settings = {**DEFAULTS, **given}
+    preset, given = (OmegaConf.to_container(cfg.get(key) or OmegaConf.create({}), resolve=True)
+                     for key in ("sweep_defaults", "sweep"))
+    for key, values in (("sweep_defaults", preset), ("sweep", given)):
+        unknown = sorted(set(values) - set(DEFAULTS))
+        if unknown:
+            raise ConfigError(f"unknown {key} settings {unknown}; known: {sorted(DEFAULTS)}")
+    settings = {**DEFAULTS, **preset, **given}
     bad = [m for m in settings["modes"] if m not in DP_MODES]
     if bad:
         raise ConfigError(f"sweep.modes: {bad} are not DP modes {DP_MODES}")

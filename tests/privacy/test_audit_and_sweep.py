@@ -58,6 +58,15 @@ def test_sweep_grid_settings_and_cell_configs(tmp_path):
         sweep_settings(load_config(["+sweep.colour=red"]))
 
 
+def test_smoke_preset_sweeps_two_cells_unless_told_otherwise():
+    smoke = sweep_settings(load_config(["preset=smoke"]))
+    assert [c.name for c in grid(smoke)] == ["none_epsilon-inf_seed0",
+                                             "sample_level_target_epsilon-4_seed0"]
+    assert len(grid(sweep_settings(load_config([])))) == 3 * 5  # the real sweep is unchanged
+    given = sweep_settings(load_config(["preset=smoke", "+sweep.seeds=[0,1]"]))
+    assert given["seeds"] == [0, 1] and given["levels"] == smoke["levels"]
+
+
 def test_tradeoff_table_summary_plot_and_representative(tmp_path):
     rows = [{"mode": "none", "level_kind": "epsilon", "level": math.inf, "seed": s,
              "epsilon": math.inf, "accuracy": 0.8 + 0.01 * s, "mia_auc": 0.6} for s in (0, 1)]
