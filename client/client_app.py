@@ -4,16 +4,21 @@
 ``privacy=secagg``, Flower's legacy SecAgg+ protocol, whose messages it hands to ``secagg_app``
 (``NumPyClient`` + ``secaggplus_mod``). ``query`` receives the text-side artefacts before the
 legacy rounds start.
+
+Before anything else, every message's configuration is checked against the phone's own policy
+(``client/policy.py``); a request outside it gets an error reply (code ``POLICY_REFUSED``, the
+reason naming the settings) and nothing else: no data, no interpretation, no artefact unpacked.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
-from flwr.app import Array, ArrayRecord, Context, Message, MetricRecord, RecordDict
+from flwr.app import Array, ArrayRecord, Context, Error, Message, MetricRecord, RecordDict
 from flwr.clientapp import ClientApp
 
 from lanhar_fl.federated import schema
@@ -22,7 +27,8 @@ from lanhar_fl.models.lanhar import LanHARModel, federated_state_dict
 from lanhar_fl.privacy import secagg
 
 from . import artifacts, phone
-from .local_data import local_windows, node_cache_dir
+from .local_data import local_windows, localize
+from .policy import PolicyRefused, phone_policy
 
 app = ClientApp()
 log = logging.getLogger(__name__)
@@ -30,7 +36,9 @@ log = logging.getLogger(__name__)
 
 def _load(round_config: Mapping[str, Any], content: RecordDict | None, context: Context):
     cfg = config_from_json(str(round_config[schema.RUN_CONFIG]))
-    root = artifacts.artifact_root(node_cache_dir(cfg, context.node_config))
+    policy = phone_policy(context.node_config)
+    policy.check(cfg)  # before anything: a refused config reaches neither files nor data
+    root = artifacts.artifact_root(localize(cfg, context.node_config))
     if content is not None:
         artifacts.receive(content, root)
     negatives = round_config.get(schema.PUBLIC_NEGATIVES_VERSION)
@@ -61,7 +69,24 @@ def secagg_fit(context: Context, parameters: list[np.ndarray],
 secagg_app = secagg.legacy_client_app(secagg_fit)
 
 
+def refuses_outside_policy(handler: Callable[[Message, Context], Message]):
+    """``handler``, but a ``PolicyRefused`` becomes an error reply naming the refused settings
+    (the server counts the phone as refused for that round)."""
+
+    @functools.wraps(handler)
+    def guarded(msg: Message, context: Context) -> Message:
+        try:
+            return handler(msg, context)
+        except PolicyRefused as exc:
+            log.warning("%s", exc)
+            return Message(error=Error(code=schema.POLICY_REFUSED, reason=str(exc)),
+                           reply_to=msg)
+
+    return guarded
+
+
 @app.train()
+@refuses_outside_policy
 def train(msg: Message, context: Context) -> Message:
     if secagg.is_secagg_message(msg):
         return secagg_app(msg, context)
@@ -72,6 +97,7 @@ def train(msg: Message, context: Context) -> Message:
 
 
 @app.evaluate()
+@refuses_outside_policy
 def evaluate(msg: Message, context: Context) -> Message:
     _, cfg, text, windows, _ = _prepare(msg, context)
     content = phone.evaluate(cfg, msg.content[schema.ARRAYS], windows, text)
@@ -79,6 +105,7 @@ def evaluate(msg: Message, context: Context) -> Message:
 
 
 @app.query()
+@refuses_outside_policy
 def query(msg: Message, context: Context) -> Message:
     """Artefact provisioning: unpack and load the text side; reply with no data."""
     _prepare(msg, context)

@@ -2,14 +2,17 @@
 
 Deployment node config (``flower-supernode --node-config``): ``data-path`` (dataset folder on the
 phone), optional ``dataset`` (loader name; default: the run's dataset), optional ``phone-id`` (an
-integer that seeds this phone's local training) and optional ``cache-dir`` (this phone's cache of
-windows and received text-side artefacts; default: the run's ``cache_dir``, which the server
-resolves on its own machine). Labels are not needed for training (stage 2 aligns windows with
-their own interpretations); they are used only when present, for local evaluation.
+integer that seeds this phone's local training), optional ``cache-dir`` (this phone's cache of
+windows, interpretations, embeddings and received text-side artefacts; default:
+``$LANHAR_FL_CACHE``, else ``~/.cache/lanhar-fl``: never a folder the server names) and optional
+``policy`` (the phone's policy file, ``client/policy.py``). Labels are not needed for training
+(stage 2 aligns windows with their own interpretations); they are used only when present, for
+local evaluation.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 
 from omegaconf import DictConfig, OmegaConf
@@ -24,12 +27,27 @@ DATA_PATH = "data-path"
 DATASET = "dataset"
 PHONE_ID = "phone-id"
 CACHE_DIR = "cache-dir"
+DEFAULT_CACHE = "~/.cache/lanhar-fl"
 
 
 def node_cache_dir(cfg: DictConfig, node_config: Mapping[str, object]) -> str | None:
-    """This phone's cache folder: node config ``cache-dir``, else the run's ``cache_dir``."""
-    value = node_config.get(CACHE_DIR) or cfg.get("cache_dir")
-    return str(value) if value else None
+    """This phone's cache folder: node config ``cache-dir``; in simulation (one machine) the
+    run's ``cache_dir``; in deployment the phone's own default, never the server's path."""
+    if node_config.get(CACHE_DIR):
+        return str(node_config[CACHE_DIR])
+    if PARTITION_ID in node_config:
+        value = cfg.get("cache_dir")
+        return str(value) if value else None
+    return os.environ.get("LANHAR_FL_CACHE") or DEFAULT_CACHE
+
+
+def localize(cfg: DictConfig, node_config: Mapping[str, object]) -> str | None:
+    """Replace the received config's phone-side paths with this phone's own (``cache_dir``, used
+    by the windows, interpretation and embedding caches); returns the cache folder."""
+    folder = node_cache_dir(cfg, node_config)
+    if PARTITION_ID not in node_config:
+        cfg.cache_dir = folder
+    return folder
 
 
 def local_windows(cfg: DictConfig, node_config: Mapping[str, object]) -> tuple[Windows, int]:

@@ -76,9 +76,9 @@ class ArtifactGrid(DelegatingGrid):
         for reply in replies:
             node = asked.get(reply.metadata.reply_to_message_id, reply.metadata.src_node_id)
             if reply.has_error():
-                exchange.failed[node] = reply.error.reason
-                log.warning("phone %s failed in %s: %s", node, exchange.message_type,
-                            reply.error.reason)
+                exchange.record_error(node, reply.error)
+                log.warning("phone %s %s %s: %s", node, "refused" if node in exchange.refused
+                            else "failed in", exchange.message_type, reply.error.reason)
                 continue
             exchange.replied.append(node)
             if node in exchange.artifacts_sent_to:

@@ -114,6 +114,7 @@ def run_federation(grid: Grid, cfg: DictConfig, num_phones: int | None = None,
                                                      for h in history[1:]]),
         "strategy": str(cfg.federation.strategy),
         "phone_failures": sum(h["phones_failed"] for h in history),
+        "phone_refusals": sum(h["phones_refused"] for h in history),
         "privacy_audit_violations": len(artifact_grid.violations),
         **rounds.extra,
         **privacy_metrics(cfg, history),
@@ -221,15 +222,8 @@ def _history(rows: list[dict], rounds: Rounds,
     for row in rows:
         r = int(row["round"])
         entry = dict(row)
-        exchange = train[r - 1] if 0 < r <= len(train) else None
-        entry["phones_sampled"] = len(exchange.sent_to) if exchange else 0
-        entry["phones_replied"] = len(exchange.replied) if exchange else 0
-        entry["phones_failed"] = len(exchange.failed) if exchange else 0
-        entry["artifacts_sent"] = len(exchange.artifacts_sent_to) if exchange else 0
-        entry["bytes_uploaded_per_phone"] = (
-            _mean(list(exchange.bytes_uploaded.values())) if exchange else 0.0)
-        entry["round_seconds"] = exchange.seconds if exchange else 0.0
-        entry["phone_train_seconds"] = sum(exchange.phone_seconds.values()) if exchange else 0.0
+        exchange = train[r - 1] if 0 < r <= len(train) else Exchange("", "", [])
+        entry.update(exchange.summary())
         client = rounds.train_metrics.get(r)
         if client is not None and "train-loss" in client:
             entry["train_loss"] = float(client["train-loss"])

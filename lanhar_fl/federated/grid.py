@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
-from flwr.app import Message
+import numpy as np
+from flwr.app import Error, Message
 from flwr.serverapp import Grid
+
+from . import schema
 
 
 @dataclass
@@ -18,11 +22,32 @@ class Exchange:
     group_id: str
     sent_to: list[int]
     replied: list[int] = field(default_factory=list)
-    failed: dict[int, str] = field(default_factory=dict)
+    failed: dict[int, str] = field(default_factory=dict)  # every error reply, refusals too
+    refused: dict[int, str] = field(default_factory=dict)  # phones whose policy said no
     bytes_uploaded: dict[int, int] = field(default_factory=dict)
     artifacts_sent_to: list[int] = field(default_factory=list)
     seconds: float = 0.0  # wall time from sending to the last reply
     phone_seconds: dict[int, float] = field(default_factory=dict)  # each phone's own work
+
+    def record_error(self, node: int, error: Error) -> None:
+        """An error reply from ``node``: failed, and refused when its policy refused the config."""
+        self.failed[node] = str(error.reason)
+        if error.code == schema.POLICY_REFUSED:
+            self.refused[node] = str(error.reason)
+
+    def summary(self) -> dict[str, Any]:
+        """The history entry's view of this exchange (phones, uploads, time)."""
+        uploads = list(self.bytes_uploaded.values())
+        row: dict[str, Any] = {
+            "phones_sampled": len(self.sent_to), "phones_replied": len(self.replied),
+            "phones_failed": len(self.failed), "phones_refused": len(self.refused),
+            "artifacts_sent": len(self.artifacts_sent_to),
+            "bytes_uploaded_per_phone": float(np.mean(uploads)) if uploads else 0.0,
+            "round_seconds": self.seconds,
+            "phone_train_seconds": sum(self.phone_seconds.values())}
+        if self.refused:
+            row["refusal_reasons"] = sorted(set(self.refused.values()))
+        return row
 
 
 class DelegatingGrid(Grid):

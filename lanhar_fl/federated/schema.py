@@ -28,6 +28,10 @@ ARTIFACT_VERSION = "artifact-version"  # "<encoder digest>:<bank digest>" (sha25
 SERVER_ROUND = "server-round"
 PUBLIC_NEGATIVES_VERSION = "public-negatives-version"  # its digest; sample-level DP only
 
+# Error.code of a phone's refusal: the config asked for something outside the phone's own policy
+# (client/policy.py); Error.reason names the settings. Flower's own codes are 0-8.
+POLICY_REFUSED = 100
+
 # keys inside METRICS (all scalars)
 NUM_EXAMPLES = "num-examples"
 TRAIN_SECONDS = "train-seconds"  # the phone's own time for a train message (bench simulation)
