@@ -40,7 +40,7 @@ def _load(round_config: Mapping[str, Any], content: RecordDict | None, context: 
     policy.check(cfg)  # before anything: a refused config reaches neither files nor data
     root = artifacts.artifact_root(localize(cfg, context.node_config))
     if content is not None:
-        artifacts.receive(content, root)
+        artifacts.receive(content, root, limits=policy.artifact_limits())
     negatives = round_config.get(schema.PUBLIC_NEGATIVES_VERSION)
     text = artifacts.resolve(str(round_config[schema.ARTIFACT_VERSION]), root,
                              str(negatives) if negatives else None)

@@ -26,6 +26,7 @@ import yaml
 from omegaconf import DictConfig
 
 from lanhar_fl.config import ConfigError
+from lanhar_fl.federated.artifacts import ArtifactLimits
 from lanhar_fl.privacy.settings import privacy_mode, privacy_section
 from lanhar_fl.semantics.interpreters import BACKENDS
 
@@ -56,6 +57,11 @@ class PhonePolicy:
     min_noise_multiplier: float | None = None  # DP modes given by noise: the smallest accepted
     max_artifact_bytes: int = 1 << 30  # received text-side artefacts: total size
     max_artifact_files: int = 64  # received text-side artefacts: files per artefact
+
+    def artifact_limits(self) -> ArtifactLimits:
+        """The most a received artefact may hold on this phone."""
+        return ArtifactLimits(max_bytes=self.max_artifact_bytes,
+                              max_files=self.max_artifact_files)
 
     @classmethod
     def from_mapping(cls, data: object, source: str = "phone policy") -> PhonePolicy:

@@ -69,6 +69,7 @@ def run(cfg: DictConfig, client_app=None) -> dict[str, Any]:
     split = split_for(cfg)
     text_side = server_text_side(cfg, split.bank_classes, split.seen_classes)
     os.environ.setdefault("FLWR_DISABLE_UPDATE_CHECK", "1")
+    os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")  # nothing leaves this machine
     os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")  # Ray's FutureWarning tip
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)

@@ -95,7 +95,7 @@ class RecordingGrid(DelegatingGrid):
         for reply in replies:
             node = reply.metadata.src_node_id
             if reply.has_error():
-                exchange.failed[node] = reply.error.reason
+                exchange.record_error(node, reply.error)
                 continue
             exchange.replied.append(node)
             exchange.plain_arrays += sum(1 for r in reply.content.array_records.values()

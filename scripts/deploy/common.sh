@@ -22,7 +22,7 @@ CONNECTION="${CONNECTION:-lanhar}"
 LOGS="$DEPLOY_DIR/logs"
 PIDS="$DEPLOY_DIR/pids"
 export FLWR_HOME="${FLWR_HOME:-$DEPLOY_DIR/flwr-home}"
-export FLWR_DISABLE_UPDATE_CHECK=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+export FLWR_DISABLE_UPDATE_CHECK=1 FLWR_TELEMETRY_ENABLED=0 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 mkdir -p "$LOGS" "$PIDS" "$FLWR_HOME"
 
 # The SuperLink and each SuperNode start `flower-superexec` (and it `flwr-serverapp` /

@@ -207,3 +207,19 @@ def test_deployed_phone_never_uses_the_servers_cache_dir(tmp_path, monkeypatch):
     assert localize(cfg, {"data-path": "/data"}) == str(tmp_path)
     assert cfg.cache_dir == str(tmp_path)
     assert node_cache_dir(cfg, {"data-path": "/data", "cache-dir": "/phone"}) == "/phone"
+
+
+def test_policy_artifact_limits_reach_the_unpacker(tmp_path):
+    from lanhar_fl.federated.artifacts import ArtifactRejected, pack_directory, unpack
+
+    source = tmp_path / "artefact"
+    source.mkdir()
+    for name in ("a.json", "b.json", "c.json"):
+        (source / name).write_text("{}")
+    arrays, texts = pack_directory(source, "0" * 16)
+    with pytest.raises(ArtifactRejected, match="files"):
+        unpack(arrays, texts, tmp_path / "cache",
+               PhonePolicy(max_artifact_files=2).artifact_limits())
+    cache = tmp_path / "cache"
+    assert not cache.exists() or not any(cache.iterdir())  # nothing written
+    unpack(arrays, texts, tmp_path / "cache", PhonePolicy(max_artifact_files=3).artifact_limits())
