@@ -91,17 +91,17 @@ def train(cfg: DictConfig, round_config: Mapping[str, object], arrays: ArrayReco
     metrics: dict[str, float | int] = {
         schema.NUM_EXAMPLES: int(len(windows)),
         schema.TRAIN_SECONDS: float(time.perf_counter() - start),
-        "local-epochs": int(fed.local_epochs),
-        "acc-only": float(np.mean(~windows.has_gyro)),
+        schema.LOCAL_EPOCHS: int(fed.local_epochs),
+        schema.ACC_ONLY: float(np.mean(~windows.has_gyro)),
     }
     if losses:
-        metrics["train-loss"] = float(losses[-1])
+        metrics[schema.TRAIN_LOSS] = float(losses[-1])
     state_dict = {k: v.contiguous() for k, v in federated_state_dict(model).items()}
     if dp is not None:
         dp.save()
-        metrics.update({"epsilon": dp.epsilon, "delta": dp.delta,
-                        "dp-noise-multiplier": dp.noise_multiplier,
-                        "dp-skipped": int(not losses)})
+        metrics.update({schema.EPSILON: dp.epsilon, schema.DELTA: dp.delta,
+                        schema.DP_NOISE_MULTIPLIER: dp.noise_multiplier,
+                        schema.DP_SKIPPED: int(not losses)})
     if mode == "client_level":
         metrics.update(clip_on_phone(cfg, round_config, arrays, state_dict))
     return RecordDict({schema.ARRAYS: ArrayRecord(state_dict),
@@ -118,10 +118,10 @@ def evaluate(cfg: DictConfig, arrays: ArrayRecord, windows: Windows,
     local = windows.subset(np.flatnonzero(keep))
     if not len(local):
         return RecordDict({schema.METRICS: MetricRecord({schema.NUM_EXAMPLES: 0,
-                                                         "accuracy": 0.0})})
+                                                         schema.ACCURACY: 0.0})})
     lookup = np.array([names.index(c) if c in names else -1 for c in local.class_names])
     with torch.no_grad():
         predicted, _ = predict_zero_shot(model, local.data, text.bank.prototypes)
     accuracy = float((predicted == lookup[local.labels]).mean())
     return RecordDict({schema.METRICS: MetricRecord({schema.NUM_EXAMPLES: int(len(local)),
-                                                     "accuracy": accuracy})})
+                                                     schema.ACCURACY: accuracy})})

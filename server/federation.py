@@ -225,12 +225,13 @@ def _history(rows: list[dict], rounds: Rounds,
         exchange = train[r - 1] if 0 < r <= len(train) else Exchange("", "", [])
         entry.update(exchange.summary())
         client = rounds.train_metrics.get(r)
-        if client is not None and "train-loss" in client:
-            entry["train_loss"] = float(client["train-loss"])
+        if client is not None and schema.TRAIN_LOSS in client:
+            entry["train_loss"] = float(client[schema.TRAIN_LOSS])
         if r in round_privacy:
             entry["epsilon"], entry["delta"] = round_privacy[r]
-        elif client is not None and "epsilon" in client:
-            entry["epsilon"], entry["delta"] = float(client["epsilon"]), float(client["delta"])
+        elif client is not None and schema.EPSILON in client:
+            entry["epsilon"] = float(client[schema.EPSILON])
+            entry["delta"] = float(client[schema.DELTA])
         history.append(entry)
     _cumulative_epsilon(history)
     return history

@@ -59,7 +59,7 @@ def _one(cfg: DictConfig, phones: int, rounds: int, run_dir: Path) -> dict[str, 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
     sizes = [int(n) for n in (cfg.get("bench_phones") or [10, 100])]
-    rounds = int(cfg.get("bench_rounds") or 2)
+    rounds = int(2 if cfg.get("bench_rounds") is None else cfg.bench_rounds)
     if not sizes or min(sizes) < 1 or rounds < 1:
         raise ConfigError(f"+bench_phones must be positive phone counts and +bench_rounds >= 1, "
                           f"got {sizes} and {rounds}")

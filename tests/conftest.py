@@ -1,13 +1,26 @@
-"""Shared fixtures: the real datasets in ../shared/data and an isolated windows cache."""
+"""Shared fixtures: the real datasets in ../shared/data, an isolated windows cache, and the
+same random state for every test whatever the order (pytest-randomly shuffles it)."""
 
 from __future__ import annotations
 
+import os
+import random
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
+from hypothesis import HealthCheck, settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+
+# Property tests draw the same examples on every run and never time out on a busy machine;
+# HYPOTHESIS_PROFILE=explore draws fresh examples (and keeps failures in .hypothesis/).
+settings.register_profile("deterministic", derandomize=True, database=None, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("explore", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "deterministic"))
 
 
 @pytest.fixture(autouse=True)
@@ -16,6 +29,16 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("LANHAR_FL_CACHE", str(tmp_path_factory.mktemp("cache")))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+
+
+@pytest.fixture(autouse=True)
+def _seeded():
+    """Global RNGs start from the same state in every test, so no test depends on which tests
+    ran before it (model initialisations draw from torch's global generator). pytest-randomly
+    reseeds ``random`` and numpy again from its own seed just before the test body."""
+    random.seed(0)
+    np.random.seed(0)
+    torch.manual_seed(0)
 
 
 def shared_dataset(name: str) -> Path:

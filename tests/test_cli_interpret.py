@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from conftest import shared_dataset
 
 from lanhar_fl.cli import main
@@ -33,6 +34,7 @@ def test_interpret_synthetic_window(capsys):
     assert info["index"] == 3 and info["dataset"] == "synthetic"
 
 
+@pytest.mark.slow
 def test_interpret_uci_hapt_window_zero(capsys):
     root = shared_dataset("uci_hapt")
     code, lines, _ = _run(capsys, "interpret", "dataset=uci_hapt", f"dataset.root={root}",

@@ -35,8 +35,16 @@ POLICY_REFUSED = 100
 # keys inside METRICS (all scalars)
 NUM_EXAMPLES = "num-examples"
 TRAIN_SECONDS = "train-seconds"  # the phone's own time for a train message (bench simulation)
+TRAIN_LOSS = "train-loss"  # the last local epoch's loss
+LOCAL_EPOCHS = "local-epochs"
+ACCURACY = "accuracy"  # evaluate replies: local zero-shot accuracy
+LOSS = "loss"
+EPSILON = "epsilon"  # sample-level DP: the phone's cumulative epsilon
+DELTA = "delta"
+ACC_ONLY = "acc-only"  # fraction of the phone's windows without gyroscope
 UNIT_WEIGHT = "unit-weight"  # 1 from every phone: client-level DP averages without weights
 NORM_BIT = "norm_bit"  # Flower's adaptive clipping: was the phone's update under the norm
-REPLY_METRICS = (NUM_EXAMPLES, "train-loss", TRAIN_SECONDS, "local-epochs",
-                 "accuracy", "loss", "epsilon", "delta", "acc-only", UNIT_WEIGHT, NORM_BIT,
-                 "dp-noise-multiplier", "dp-skipped")
+DP_NOISE_MULTIPLIER = "dp-noise-multiplier"
+DP_SKIPPED = "dp-skipped"  # 1 when the phone's privacy budget was spent: it did not train
+REPLY_METRICS = (NUM_EXAMPLES, TRAIN_LOSS, TRAIN_SECONDS, LOCAL_EPOCHS, ACCURACY, LOSS, EPSILON,
+                 DELTA, ACC_ONLY, UNIT_WEIGHT, NORM_BIT, DP_NOISE_MULTIPLIER, DP_SKIPPED)

@@ -13,9 +13,10 @@ from typing import Any
 from flwr.app import MetricRecord, RecordDict
 from omegaconf import DictConfig, OmegaConf
 
+from ..federated import schema
 from .settings import privacy_mode, privacy_section
 
-MAX_KEYS = ("epsilon", "delta", "dp-skipped")
+MAX_KEYS = (schema.EPSILON, schema.DELTA, schema.DP_SKIPPED)
 DP_MODES = {"sample_level": "sample_level_opacus", "client_level": "client_level_central"}
 
 

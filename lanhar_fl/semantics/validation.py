@@ -33,11 +33,11 @@ from functools import lru_cache
 
 import numpy as np
 
+from ..data.preprocess import STANDARD_GRAVITY
 from .descriptions import activity_words, mentions_activity
 from .features import FEATURES, GROUPS, SECTION_TITLES
 
 REASONS = ("structure", "grounding", "leakage", "outlier")
-STANDARD_GRAVITY = 9.80665
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,7 @@ def hapt(tmp_path_factory):
     return root, args, load_windows(load_config(args))
 
 
+@pytest.mark.slow
 def test_real_hapt_windows(hapt):
     _, _, w = hapt
     assert len(w) == 10_411
@@ -61,6 +62,7 @@ def test_real_hapt_windows(hapt):
     assert w.recordings == 61 and w.has_gyro.all() and set(w.placements) == {"waist"}
 
 
+@pytest.mark.slow
 def test_real_hapt_summary_cli(hapt, capsys):
     _, args, _ = hapt
     out = summary(capsys, *args)  # same settings: read back from the session cache

@@ -100,7 +100,7 @@ def _round(state: RecordDict, settings: SampleLevel, model, seed: int) -> PhoneD
     return dp
 
 
-@pytest.mark.parametrize("accountant", ["rdp", "prv"])
+@pytest.mark.parametrize("accountant", ["rdp", pytest.param("prv", marks=pytest.mark.slow)])
 def test_epsilon_is_cumulative_across_rounds_and_within_the_target(accountant):
     settings = _settings(target_epsilon=4.0, noise_multiplier=None, accountant=accountant,
                          max_grad_norm=1.0)

@@ -32,11 +32,35 @@ def test_clip_loss_is_symmetric_infonce():
     torch.testing.assert_close(clip_loss(a, b, 0.1, reduction="none").mean(), expected)
 
 
+def _masked_infonce_rows(a: torch.Tensor, b: torch.Tensor, positives: list[set[int]],
+                         tau: float) -> list[float]:
+    """Row i's symmetric loss, spelled out: mean over i's positives j of -log softmax."""
+    a, b = a.double(), b.double()
+    rows = []
+    for i, pos in enumerate(positives):
+        a_to_b = torch.logsumexp(a[i] @ b.T / tau, 0) - (a[i] @ b.T / tau)
+        b_to_a = torch.logsumexp(b[i] @ a.T / tau, 0) - (b[i] @ a.T / tau)
+        rows.append(0.5 * float(sum(a_to_b[j] + b_to_a[j] for j in pos) / len(pos)))
+    return rows
+
+
 def test_duplicate_positives_are_not_negatives():
+    """Items 0 and 1 share a text: under the mask each is the other's positive (target mass
+    split between them), never a negative; rows 2 and 3 are untouched by the mask."""
     a = _unit(4, 8)
     b = torch.stack([a[0], a[0], a[2], a[3]])  # items 0 and 1 share a text
-    mask = torch.tensor([0, 0, 1, 2])[:, None] == torch.tensor([0, 0, 1, 2])[None, :]
-    assert clip_loss(a, b, 0.1, positive_mask=mask) < clip_loss(a, b, 0.1)
+    groups = torch.tensor([0, 0, 1, 2])
+    mask = groups[:, None] == groups[None, :]
+    masked = clip_loss(a, b, 0.1, positive_mask=mask, reduction="none")
+    plain = clip_loss(a, b, 0.1, reduction="none")
+    expected = _masked_infonce_rows(a, b, [{0, 1}, {0, 1}, {2}, {3}], 0.1)
+    torch.testing.assert_close(masked, torch.tensor(expected, dtype=masked.dtype),
+                               atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(plain, torch.tensor(
+        _masked_infonce_rows(a, b, [{0}, {1}, {2}, {3}], 0.1), dtype=plain.dtype),
+        atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(masked[2:], plain[2:])
+    assert (masked[:2] - plain[:2]).abs().min() > 0.5  # the mask changes exactly rows 0 and 1
 
 
 def test_multi_positive_clip_targets_all_same_label_items():

@@ -48,12 +48,12 @@ def test_stage1_trains_encoder_and_is_deterministic(setup):
     for _ in range(2):
         encoder.load_state_dict(initial)
         fp = encoder.refresh_fingerprint()
-        _, hist = train_text_encoder(encoder, bank, texts, labels, class_names, CFG,
-                                     progress=False, seed=1)
+        _, hist = train_text_encoder(encoder, bank, texts, labels, class_names,
+                                     {**CFG, "epochs": 1}, progress=False, seed=1)
         runs.append(hist)
         assert encoder.fingerprint != fp and not encoder.training
     assert runs[0]["loss"] == runs[1]["loss"]
-    assert len(runs[0]["loss"]) == 2 and all(np.isfinite(runs[0]["loss"]))
+    assert len(runs[0]["loss"]) == 1 and all(np.isfinite(runs[0]["loss"]))
     assert runs[0]["triplet"][0] > 0
     rebuilt = bank.rebuilt(encoder)
     assert rebuilt.prototypes.shape == bank.prototypes.shape
