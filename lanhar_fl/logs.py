@@ -25,10 +25,27 @@ class _DropNotices(logging.Filter):
         return not any(notice in message for notice in QUIET_FLOWER_NOTICES)
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time of the record (not at set-up), so that a
+    redirected or captured stderr gets the lines and a closed one is never written to."""
+
+    @property  # type: ignore[override]
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
 def configure(verbose: bool = False) -> None:
     """Root handler for warnings, INFO for our loggers, Flower's lines printed once."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
+    root = logging.getLogger()
+    if not any(isinstance(h, _StderrHandler) for h in root.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+    root.setLevel(logging.WARNING)
     for ours in OURS:
         logging.getLogger(ours).setLevel(logging.DEBUG if verbose else logging.INFO)
     flower = logging.getLogger("flwr")

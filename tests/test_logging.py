@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import subprocess
 import sys
 
 import pytest
+
+from lanhar_fl import logs
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -46,3 +49,33 @@ def test_simulate_prints_every_event_once(tmp_path):
     assert all(len(line) < 400 for line in lines if "lanhar-config" in line)
     # the phones (Ray actors) are quiet by default
     assert not [line for line in lines if "ClientAppActor pid=" in line]
+
+
+def test_log_lines_follow_the_current_stderr_and_flower_does_not_propagate(capsys):
+    logs.configure()
+    logs.configure()  # idempotent: still one handler
+    logging.getLogger("lanhar_fl.test").info("first line")
+    assert capsys.readouterr().err.count("first line") == 1
+    assert logging.getLogger("flwr").propagate is False
+
+
+def test_long_text_is_summarised_in_flower_records_only_while_active():
+    seen: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record.getMessage())
+
+    flower = logging.getLogger("flwr")
+    keep, level = Keep(level=logging.INFO), flower.level
+    flower.addHandler(keep)
+    flower.setLevel(logging.INFO)
+    try:
+        with logs.summarised_in_flower_logs('{"a": 1, "b": [2, 3]}', "<configuration>"):
+            flower.info("ConfigRecord (train): %s", "{'cfg': {\"a\": 1, \"b\": [2, 3]}}")
+        flower.info("after: %s", '{"a": 1, "b": [2, 3]}')
+    finally:
+        flower.removeHandler(keep)
+        flower.setLevel(level)
+    assert seen == ["ConfigRecord (train): {'cfg': <configuration>}",
+                    'after: {"a": 1, "b": [2, 3]}']
