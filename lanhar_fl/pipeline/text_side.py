@@ -156,13 +156,19 @@ def build_text_side(cfg: DictConfig, bank_classes: list[str],
             stage1_texts = interpret_windows(stage1_windows, cfg, labels_known=True,
                                              progress=progress).texts
         seen_bank = LabelBank.from_config(cfg, encoder, class_names=seen, cache=cache)
-        freeze_lower_layers(encoder, cfg.train.stage1.get("trainable_layers"))
+        trainable = cfg.train.stage1.get("trainable_layers")
+        freeze_lower_layers(encoder, trainable)
+        if trainable is not None and cfg.train.stage1.get("cache_frozen", True):
+            encoder.cache_frozen_layers(len(encoder.model.encoder.layer) - int(trainable))
         log.info("stage 1: tuning the text encoder on %d interpretations, %d classes",
                  len(stage1_texts), len(seen))
         encoder.train()
-        _, history = train_text_encoder(encoder, seen_bank, list(stage1_texts),
-                                        stage1_windows.labels, seen, cfg.train.stage1,
-                                        progress=progress, seed=int(cfg.seed))
+        try:
+            _, history = train_text_encoder(encoder, seen_bank, list(stage1_texts),
+                                            stage1_windows.labels, seen, cfg.train.stage1,
+                                            progress=progress, seed=int(cfg.seed))
+        finally:
+            encoder.cache_frozen_layers(0)
         encoder.eval()
         encoder.requires_grad_(False)
         encoder.refresh_fingerprint()
