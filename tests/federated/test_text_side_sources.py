@@ -94,3 +94,15 @@ def _texts(cfg, split) -> list[str]:
     from lanhar_fl.semantics.interpret import interpret_windows
 
     return list(interpret_windows(split.train, cfg, labels_known=True, progress=False).texts)
+
+
+def test_simulate_metrics_record_a_public_text_side(tmp_path):
+    from simulations.simulate import run as simulate
+
+    metrics = simulate(load_config([*FAST, "num_phones=3", "phones_per_round=3", "rounds=1",
+                                    "federation.stage1_source=synthetic",
+                                    f"run_dir={tmp_path}"]))
+    assert metrics["text_side_saw_phone_users"] is False
+    assert metrics["text_side"]["sources"][0]["windows"] > 0
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    assert saved["text_side"]["label_bank"]["descriptions"]
