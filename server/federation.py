@@ -116,6 +116,7 @@ def run_federation(grid: Grid, cfg: DictConfig, num_phones: int | None = None,
         "phone_failures": sum(h["phones_failed"] for h in history),
         "phone_refusals": sum(h["phones_refused"] for h in history),
         "privacy_audit_violations": len(artifact_grid.violations),
+        **text_side.metrics(split, cfg),
         **rounds.extra,
         **privacy_metrics(cfg, history),
     }

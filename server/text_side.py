@@ -6,18 +6,36 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from lanhar_fl.config import ConfigError, config_dir
+from lanhar_fl.config import ConfigError
 from lanhar_fl.data.registry import load_windows
 from lanhar_fl.data.windows import Windows
-from lanhar_fl.pipeline.text_side import TextSide, build_text_side
+from lanhar_fl.federated.population import split_for
+from lanhar_fl.pipeline import stage1_sources
+from lanhar_fl.pipeline.stage1_sources import PUBLIC_SEED_OFFSET, Source
+from lanhar_fl.pipeline.text_side import TextSide, build_text_side, load_provenance, public_stage1
 from lanhar_fl.semantics.embedding_cache import EmbeddingCache
 from lanhar_fl.semantics.label_bank import LabelBank
 from lanhar_fl.semantics.text_encoder import TextEncoder
 
 log = logging.getLogger(__name__)
-PUBLIC_SEED_OFFSET = 10_007
+__all__ = ["PUBLIC_SEED_OFFSET", "public_windows", "server_text_side", "stage1_setting"]
+SETTING = "federation.stage1_source"
+
+
+def stage1_setting(cfg: DictConfig) -> list[Source] | str:
+    """``federation.stage1_source`` parsed and checked against this run's phone and test users
+    (a ConfigError before any training when a public subject is one of them)."""
+    sources = stage1_sources.parse_sources(cfg.federation.get("stage1_source"), SETTING)
+    if sources == "train":
+        raise ConfigError(f"{SETTING}=train: the server has no labelled phone windows; use "
+                          "public sources (e.g. synthetic+uci_hapt:1-10) or "
+                          "federation.text_side_path=RUN_DIR")
+    if sources != "none" and not cfg.federation.get("text_side_path"):
+        stage1_sources.check_public(sources, stage1_sources.private_users(split_for(cfg), cfg),
+                                    cfg, SETTING)
+    return sources
 
 
 def server_text_side(cfg: DictConfig, bank_classes: list[str],
@@ -26,30 +44,27 @@ def server_text_side(cfg: DictConfig, bank_classes: list[str],
     fed = cfg.federation
     if fed.get("text_side_path"):
         return _load(cfg, Path(str(fed.text_side_path)).expanduser(), bank_classes)
-    source = str(fed.get("stage1_source") or "none")
-    if source == "none":
+    sources = stage1_setting(cfg)
+    if sources == "none":
         return build_text_side(cfg, bank_classes)
-    if source != "synthetic":
-        raise ConfigError(f"federation.stage1_source: expected synthetic or none, got {source!r}")
-    public = public_windows(cfg, seen_classes)
-    log.info("stage 1 on %d public synthetic windows (%s)", len(public),
-             ", ".join(public.class_names))
-    return build_text_side(cfg, bank_classes, stage1_windows=public)
+    windows, texts, records = public_stage1(
+        cfg, sources, seen_classes, where=SETTING,
+        phones=int(fed.get("stage1_public_phones", 24)),
+        max_windows=fed.get("stage1_max_windows") or cfg.data.get("max_windows"))
+    return build_text_side(cfg, bank_classes, stage1_windows=windows, stage1_texts=texts,
+                           sources=records)
 
 
 def public_windows(cfg: DictConfig, classes: list[str]) -> Windows:
     """Server-generated synthetic phones (a seed no phone uses), in the run's label space."""
-    public = cfg.copy()
-    public.dataset = OmegaConf.load(config_dir() / "dataset" / "synthetic.yaml")
-    public.dataset.num_phones = int(cfg.federation.get("stage1_public_phones", 24))
-    public.dataset.seed = int(cfg.seed) + PUBLIC_SEED_OFFSET
     fed = cfg.federation
-    public.data.max_windows = fed.get("stage1_max_windows") or cfg.data.get("max_windows")
-    windows = load_windows(public)
-    shared = [c for c in classes if c in windows.class_names]
-    if not shared:
-        raise ConfigError(f"federation.stage1_source=synthetic: no synthetic class among {classes}")
-    return windows.select_classes(shared)
+    windows = stage1_sources.load_source(
+        cfg, Source("synthetic"), classes, phones=int(fed.get("stage1_public_phones", 24)),
+        max_windows=fed.get("stage1_max_windows") or cfg.data.get("max_windows"),
+        where=SETTING, load_windows=load_windows)
+    if windows is None:
+        raise ConfigError(f"{SETTING}=synthetic: no synthetic class among {classes}")
+    return windows
 
 
 def _load(cfg: DictConfig, folder: Path, bank_classes: list[str]) -> TextSide:
@@ -59,4 +74,5 @@ def _load(cfg: DictConfig, folder: Path, bank_classes: list[str]) -> TextSide:
     encoder = TextEncoder.from_pretrained(encoder_dir).eval()
     cache = EmbeddingCache.from_config(cfg)
     bank = LabelBank.from_config(cfg, encoder, class_names=bank_classes, cache=cache)
-    return TextSide(encoder=encoder, bank=bank, cache=cache)
+    return TextSide(encoder=encoder, bank=bank, cache=cache,
+                    provenance=load_provenance(folder))

@@ -122,7 +122,7 @@ def shared_text_side(cfg: DictConfig, folder: Path) -> Path:
     if not (folder / "text_encoder").is_dir():
         split = split_for(cfg)
         side = server_text_side(cfg, split.bank_classes, split.seen_classes)
-        side.encoder.save_pretrained(folder / "text_encoder")
+        side.save(folder)  # text_encoder/ + text_side.json (provenance)
     return folder
 
 

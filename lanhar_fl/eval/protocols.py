@@ -378,6 +378,15 @@ def _as_list(value: Any) -> list | None:
     return list(OmegaConf.to_container(value) if OmegaConf.is_config(value) else value)
 
 
+def _subject_list(value: Any, setting: str) -> list[int] | None:
+    """Subject ids: a list, one id, or a range string such as ``11-21`` or ``1-5,8``."""
+    if isinstance(value, str):
+        from ..pipeline.stage1_sources import parse_subjects
+
+        return list(parse_subjects(value, f"protocol.{setting}"))
+    return _as_list(value)
+
+
 def make_split(cfg: DictConfig, load_windows_fn: LoadWindows,
                describable: Collection[str] | None = None) -> Split:
     """The split ``cfg.protocol`` describes; ``load_windows_fn(cfg)`` loads one dataset's windows
@@ -396,13 +405,14 @@ def make_split(cfg: DictConfig, load_windows_fn: LoadWindows,
     seed = int(cfg.get("seed", 0))
     if base == "cross_user":
         windows = load_windows_fn(cfg)
-        test_subjects = _as_list(p.get("test_subjects"))
+        test_subjects = _subject_list(p.get("test_subjects"), "test_subjects")
         if test_subjects is None:
             test_subjects = _as_list((p.get("standard_test_subjects") or {}).get(
                 cfg.dataset.name))
-        split = cross_user(windows, test_subjects, _as_list(p.get("train_subjects")),
+        split = cross_user(windows, test_subjects,
+                           _subject_list(p.get("train_subjects"), "train_subjects"),
                            float(p.get("val_fraction", 0.15)), seed,
-                           val_subjects=_as_list(p.get("val_subjects")),
+                           val_subjects=_subject_list(p.get("val_subjects"), "val_subjects"),
                            test_fraction=float(p.get("test_fraction", 0.3)))
     else:
         source_names = _as_list(p.get("source")) or [cfg.dataset.name]

@@ -25,7 +25,7 @@ from ..training.checkpoint import save_checkpoint
 from ..training.loops import infer
 from ..training.stage2 import SourceValidation, predict_zero_shot, train_sensor_encoder
 from ..training.supervised import train_supervised
-from .text_side import build_text_side
+from .text_side import centralized_text_side
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +46,7 @@ def run_centralized(cfg: DictConfig) -> dict[str, dict[str, Any]]:
     seen = split.seen_classes
 
     interpretations = interpret_windows(split.train, cfg, labels_known=True)
-    text_side = build_text_side(cfg, split.bank_classes, stage1_windows=split.train,
-                                stage1_texts=interpretations.texts)
+    text_side = centralized_text_side(cfg, split, interpretations.texts)
     train_emb = text_side.embed(interpretations.texts)
 
     device = resolve_device(cfg.get("device"))
@@ -60,7 +59,8 @@ def run_centralized(cfg: DictConfig) -> dict[str, dict[str, Any]]:
     lanhar = split_metrics(split, predicted, scores=scores, seed=int(cfg.seed),
                            wall_seconds=time.perf_counter() - start,
                            extra={"model": "LanHAR",
-                                  "interpretation_stats": interpretations.stats})
+                                  "interpretation_stats": interpretations.stats,
+                                  **text_side.metrics(split, cfg)})
 
     results = {"LanHAR": lanhar}
     if cfg.train.supervised.get("enabled", True):
@@ -109,7 +109,7 @@ def _save_artifacts(run_dir: Path, cfg: DictConfig, model: LanHARModel, text_sid
     save_checkpoint(run_dir / "sensor_encoder", model, config=config,
                     metadata={"text_encoder_fingerprint": text_side.encoder.fingerprint,
                               "bank_fingerprint": text_side.bank.fingerprint})
-    text_side.encoder.save_pretrained(run_dir / "text_encoder")
+    text_side.save(run_dir)  # text_encoder/ + text_side.json (federation.text_side_path)
     text_side.bank.save(run_dir / "label_bank")
     history = {"stage1": text_side.stage1_history, "stage2": stage2_history}
     (run_dir / "history.json").write_text(json.dumps(history, indent=1, default=float) + "\n")

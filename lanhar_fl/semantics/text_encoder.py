@@ -87,6 +87,8 @@ class TextEncoder(torch.nn.Module):
         self._vocab_hash = hashlib.sha256(json.dumps(
             sorted(tokenizer.get_vocab().items())).encode()).hexdigest()
         self._fp_memo: tuple[tuple, str] | None = None
+        self._frozen_layers = 0  # > 0: lower layers' outputs cached per chunk (stage 1)
+        self._prefix_cache: dict[tuple[int, ...], torch.Tensor] = {}
         self.eval()
 
     # ---------------------------------------------------------------- construction
@@ -247,8 +249,74 @@ class TextEncoder(torch.nn.Module):
                 start += stride
         return chunks, owners
 
+    def cache_frozen_layers(self, frozen_layers: int) -> None:
+        """Stage 1 on a budget: compute the embeddings and the lower ``frozen_layers`` layers
+        once per chunk (they are frozen, and stage 1's texts do not change between epochs) and
+        run only the layers above on every call. 0 turns it off and frees the cache. The
+        caller keeps those lower layers frozen while this is on (they are not re-run)."""
+        layers = getattr(getattr(self.model, "encoder", None), "layer", None)
+        if frozen_layers and (layers is None or not hasattr(self.model, "embeddings")):
+            raise ConfigError("train.stage1.cache_frozen: needs a BERT-like encoder "
+                              "(embeddings + encoder.layer)")
+        if frozen_layers and not 0 < frozen_layers < len(layers):
+            raise ConfigError(f"train.stage1: {frozen_layers} frozen layers of {len(layers)}")
+        self._frozen_layers = int(frozen_layers)
+        self._prefix_cache = {}
+
+    def _run_layers(self, hidden: torch.Tensor, mask: torch.Tensor, layers) -> torch.Tensor:
+        full = self.model._create_attention_masks(
+            attention_mask=mask, encoder_attention_mask=None, embedding_output=hidden,
+            encoder_hidden_states=None, cache=None)[0]
+        for layer in layers:
+            out = layer(hidden, full)
+            hidden = out[0] if isinstance(out, tuple) else out
+        return hidden
+
+    def _padded(self, chunks: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        pad = self.tokenizer.pad_token_id or 0
+        width = max(len(c) for c in chunks)
+        ids = torch.full((len(chunks), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(chunks), width), dtype=torch.long)
+        for row, chunk in enumerate(chunks):
+            ids[row, :len(chunk)] = torch.tensor(chunk, dtype=torch.long)
+            mask[row, :len(chunk)] = 1
+        return ids.to(self.device), mask.to(self.device)
+
+    def _cached_prefix(self, chunks: Sequence[Sequence[int]]) -> list[torch.Tensor]:
+        """Per chunk, the (T, D) output of the frozen lower layers (computed once)."""
+        keys = [tuple(c) for c in chunks]
+        todo = list(dict.fromkeys(k for k in keys if k not in self._prefix_cache))
+        layers = list(self.model.encoder.layer)[:self._frozen_layers]
+        modules = [self.model.embeddings, *layers]
+        modes = [m.training for m in modules]
+        for m in modules:  # once per text: no dropout sample frozen into the cache
+            m.eval()
+        try:
+            for s in range(0, len(todo), 32):
+                part = todo[s:s + 32]
+                ids, mask = self._padded(part)
+                with torch.no_grad():
+                    hidden = self._run_layers(self.model.embeddings(input_ids=ids), mask, layers)
+                for row, key in enumerate(part):
+                    self._prefix_cache[key] = hidden[row, :len(key)].detach()
+        finally:
+            for m, mode in zip(modules, modes, strict=True):
+                m.train(mode)
+        return [self._prefix_cache[k] for k in keys]
+
+    def _encode_top(self, chunks: Sequence[Sequence[int]]) -> torch.Tensor:
+        prefix = self._cached_prefix(chunks)
+        _, mask = self._padded(chunks)
+        hidden = torch.nn.utils.rnn.pad_sequence(prefix, batch_first=True)
+        hidden = self._run_layers(hidden, mask,
+                                  list(self.model.encoder.layer)[self._frozen_layers:])
+        m = mask.unsqueeze(-1).to(hidden.dtype)
+        return (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
+
     def _encode_chunks(self, chunks: Sequence[Sequence[int]]) -> torch.Tensor:
         """Mean-pooled (C, D) embeddings of padded token-id chunks."""
+        if self._frozen_layers:
+            return self._encode_top(chunks)
         pad = self.tokenizer.pad_token_id or 0
         width = max(len(c) for c in chunks)
         ids = torch.full((len(chunks), width), pad, dtype=torch.long)

@@ -103,3 +103,27 @@ def test_embed_deduplicates_within_a_call(encoder, monkeypatch):
     assert sum(seen) == 2
     np.testing.assert_array_equal(out[0], out[2])
     assert encoder.embed([]).shape == (0, encoder.dim)
+
+
+def test_cached_frozen_layers_give_the_same_embeddings_and_train_only_the_top():
+    import torch
+
+    from lanhar_fl.pipeline.text_side import freeze_lower_layers
+
+    encoder = TextEncoder.tiny(seed=3, num_layers=3, max_length=16, chunk_overlap=4)
+    texts = ["short", "a longer text that is split into several overlapping token chunks, "
+             "because it has many more words than sixteen tokens can hold at once",
+             "short", "another one"]
+    plain = encoder.embed(texts)
+    freeze_lower_layers(encoder, 1)
+    encoder.cache_frozen_layers(2)
+    cached = encoder.embed(texts)
+    assert np.allclose(plain, cached, atol=1e-5)
+    assert len(encoder._prefix_cache) >= 4  # one entry per distinct chunk (2+ for the long)
+    loss = encoder(texts[:2]).pow(2).sum()
+    loss.backward()
+    top, low = encoder.model.encoder.layer[2], encoder.model.encoder.layer[0]
+    assert any(p.grad is not None and torch.any(p.grad != 0) for p in top.parameters())
+    assert all(p.grad is None for p in low.parameters())
+    encoder.cache_frozen_layers(0)
+    assert not encoder._prefix_cache
