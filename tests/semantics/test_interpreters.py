@@ -395,7 +395,8 @@ def test_proxies_are_not_used_for_local_endpoints(server, synthetic, monkeypatch
         # the environment is effective: plain urllib hands a loopback request to the proxy
         plain = urllib.request.Request(server.url + "/chat/completions", data=b"{}",
                                        method="POST")
-        with urllib.request.urlopen(plain, timeout=10) as response:
+        # (a fresh opener: urlopen's global one read the environment when first used)
+        with urllib.request.build_opener().open(plain, timeout=10) as response:
             response.read()
         assert len(proxy.requests) == 1 and server.requests == []
         server.script = ["direct"]
