@@ -31,6 +31,8 @@ def _checkpoint(folder: Path, damage: str) -> Path:
 CASES = {
     "rounds=abc": (["simulate", "rounds=abc"], ["rounds", "abc"]),
     "rounds=0": (["simulate", "rounds=0"], ["rounds=0"]),
+    "rounds=0 into a finished run": (["simulate", "rounds=0", "run_dir={tmp}/finished",
+                                      "overwrite=true"], ["rounds=0"]),
     "overlap=1.5": (["simulate", "data.overlap=1.5"], ["data.overlap", "1.5"]),
     "window_seconds=abc": (["data", "summary", "data.window_seconds=abc"],
                            ["data.window_seconds", "abc"]),
@@ -88,6 +90,7 @@ def test_one_error_line_and_exit_2(case, tmp_path, capsys, nothing_runs):
     assert "Traceback" not in err
     for word in words:
         assert word in lines[0], (word, lines[0])
+    assert [p.name for p in (tmp_path / "finished").iterdir()] == ["metrics.json"]
     assert (tmp_path / "finished" / "metrics.json").read_text() == "{}\n"
     assert not [p for p in tmp_path.iterdir() if ".partial-" in p.name]
 
