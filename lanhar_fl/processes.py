@@ -8,6 +8,7 @@ descendants of this process are collected when SIGINT arrives, before anything i
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import signal
 import sys
@@ -17,7 +18,7 @@ from contextlib import contextmanager, suppress
 from typing import Any
 
 
-def _psutil() -> Any:
+def psutil_module() -> Any:
     try:
         import psutil
     except ModuleNotFoundError:  # Ray vendors psutil and puts it on the path when imported
@@ -28,7 +29,7 @@ def _psutil() -> Any:
 
 def descendants() -> list[Any]:
     """``psutil.Process`` objects of every descendant of this process (alive now)."""
-    psutil = _psutil()
+    psutil = psutil_module()
     try:
         return psutil.Process().children(recursive=True)
     except psutil.Error:
@@ -38,7 +39,7 @@ def descendants() -> list[Any]:
 def stop(processes: list[Any], grace_s: float = 5.0) -> list[Any]:
     """SIGTERM, then after ``grace_s`` SIGKILL; returns those still alive (should be none).
     ``psutil.Process`` checks its creation time, so a reused PID is never signalled."""
-    psutil = _psutil()
+    psutil = psutil_module()
     live = []
     for proc in processes:
         try:
@@ -74,6 +75,9 @@ def stop_children_on_interrupt(grace_s: float = 5.0) -> Iterator[None]:
 
     def on_sigint(signum: int, frame: Any) -> None:
         remember()
+        # Flower's worker threads log every in-flight message that the teardown cancels, with a
+        # traceback each; after the user stopped the run they say nothing useful
+        logging.getLogger("flwr").setLevel(logging.CRITICAL)
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGINT, on_sigint)
