@@ -8,7 +8,10 @@ from collections.abc import Callable
 
 from . import logs
 from .config import ConfigError, load_config
+from .config_checks import validate
 from .data.errors import DataError
+from .processes import exit_if_threads_linger
+from .run_folder import RunFolder, last_round
 
 # subcommand words -> "module:function" under lanhar_fl.commands; each function takes the
 # composed config and returns an exit code.
@@ -22,6 +25,8 @@ COMMANDS: dict[tuple[str, ...], str] = {
     ("export",): "export:export",
     ("bench",): "bench:bench",
 }
+# commands whose results go to `run_dir` (through a partial folder, see run_folder.py)
+WRITES_RUN_DIR = {"train", "simulate", "privacy-sweep", "bench"}
 
 USAGE = """usage: lanhar-fl COMMAND [key=value ...]
 
@@ -72,16 +77,51 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"lanhar-fl: expected key=value overrides, got {bad}")
     try:
         cfg = load_config(rest)
+        validate(cfg)
         logs.configure(verbose=bool(cfg.get("verbose", False)))
         if show_cfg:
             from .config import to_yaml
 
             print(to_yaml(cfg))
             return 0
-        return int(func(cfg) or 0)
+        if words[0] not in WRITES_RUN_DIR:
+            return int(func(cfg) or 0)
+        return _run_in_folder(func, cfg)
     except (ConfigError, DataError) as exc:
-        print(f"lanhar-fl: error: {exc}", file=sys.stderr)
+        kept = getattr(exc, "partial_results", None)
+        print(f"lanhar-fl: error: {exc}" + (f" (partial results in {kept})" if kept else ""),
+              file=sys.stderr)
         return 2
+
+
+def _run_in_folder(func: Callable, cfg) -> int:
+    """Run ``func`` writing into a partial folder; move it into place when it succeeds, else
+    mark it incomplete and say where it is."""
+    folder = RunFolder.open(str(cfg.run_dir), overwrite=bool(cfg.get("overwrite", False)))
+    cfg.run_dir = str(folder.partial)
+    try:
+        code = int(func(cfg) or 0)
+    except KeyboardInterrupt:
+        done = last_round(folder.partial)
+        kept = folder.abandon("interrupted (SIGINT)")
+        after = f" after round {done}" if done is not None else ""
+        print(f"lanhar-fl: interrupted{after}; " +
+              (f"partial results in {kept}" if kept else "nothing was written"),
+              file=sys.stderr, flush=True)
+        exit_if_threads_linger(130)
+        return 130
+    except BaseException as exc:
+        kept = folder.abandon(f"{type(exc).__name__}: {exc}")
+        if isinstance(exc, ConfigError | DataError):
+            exc.partial_results = kept
+        elif kept:
+            print(f"lanhar-fl: run failed; partial results in {kept}", file=sys.stderr)
+        raise
+    if code:
+        folder.abandon(f"exit code {code}")
+        return code
+    folder.commit()
+    return 0
 
 
 if __name__ == "__main__":

@@ -7,6 +7,6 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 FLWR_DISABLE_UPDATE_CHECK=1 FLWR_TELEMETRY_ENABLED=0
 RUN_DIR="${RUN_DIR:-runs/quickstart}"
 lanhar-fl data summary dataset=synthetic preset=demo
-lanhar-fl simulate dataset=synthetic preset=demo run_dir="$RUN_DIR" "$@"
+lanhar-fl simulate dataset=synthetic preset=demo run_dir="$RUN_DIR" overwrite=true "$@"
 echo
 echo "Results in $RUN_DIR: report.md, metrics.json, history.json, rounds.png, confusion.png"

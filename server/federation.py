@@ -36,6 +36,7 @@ from lanhar_fl.training.checkpoint import save_checkpoint
 
 from .distribution import ArtifactGrid
 from .evaluation import ServerEvaluator
+from .progress import round_done
 from .strategy import build_strategy, phones_per_round
 from .text_side import public_windows, server_text_side
 
@@ -147,7 +148,7 @@ def _evaluate_fn(cfg: DictConfig, evaluator: ServerEvaluator, exchanges: Callabl
         if server_round:
             if on_round is not None:
                 on_round(server_round)
-            _log_round(server_round, int(cfg.rounds), evaluator.history[-1], exchanges())
+            round_done(cfg, server_round, evaluator.history, exchanges())
         return metrics
 
     return evaluate_fn
@@ -205,15 +206,6 @@ def _run_secagg(cfg: DictConfig, grid: Grid, artifact_grid: ArtifactGrid, num_ph
         "masked_uploads": sum(len(s.replied) for s in recorder.training_stages()),
     }}
     return Rounds(result.arrays, exchanges(), result.train_metrics, extra)
-
-
-def _log_round(server_round: int, rounds: int, row: dict, train: list[Exchange]) -> None:
-    last = train[-1] if train else None
-    up = _mean(list(last.bytes_uploaded.values())) if last else 0.0
-    print(f"round {server_round}/{rounds}: accuracy {row['accuracy']:.3f}, weighted F1 "
-          f"{row['weighted_f1']:.3f} | phones {len(last.replied) if last else 0} ok, "
-          f"{len(last.failed) if last else 0} failed | {up / 1e6:.2f} MB up per phone",
-          flush=True)
 
 
 def _history(rows: list[dict], rounds: Rounds,

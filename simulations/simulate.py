@@ -14,6 +14,7 @@ from omegaconf import DictConfig
 
 from lanhar_fl.config import ConfigError
 from lanhar_fl.federated.population import phone_count, split_for
+from lanhar_fl.processes import stop_children_on_interrupt
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ def run(cfg: DictConfig, client_app=None) -> dict[str, Any]:
     os.environ.setdefault("FLWR_DISABLE_UPDATE_CHECK", "1")
     os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")  # nothing leaves this machine
     os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")  # Ray's FutureWarning tip
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), stop_children_on_interrupt():
         warnings.simplefilter("ignore", DeprecationWarning)
         run_simulation(server_app=make_server_app(cfg, num_phones, text_side),
                        client_app=client_app or default_client_app,

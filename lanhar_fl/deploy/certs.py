@@ -171,7 +171,12 @@ def generate(out: str | Path, plan: CertsPlan | None = None) -> dict:
     """
     plan = plan or CertsPlan()
     out = Path(out).expanduser()
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise CertsError(f"out={out} exists and is not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file where the folder should be, no permission
+        raise CertsError(f"out={out}: cannot create the folder: {exc.strerror or exc}") from exc
     if not plan.overwrite:
         existing = [out / n for n in planned_files(plan) if (out / n).exists()]
         if existing:

@@ -104,6 +104,11 @@ def parse_sources(value: Any, where: str) -> list[Source] | str:
     sources = [_one(x, where) for x in items]
     if any(s.dataset in ("none", "train") for s in sources):
         raise ConfigError(f"{where}: none/train cannot be combined with other sources")
+    known = sorted(p.stem for p in (config_dir() / "dataset").glob("*.yaml"))
+    unknown = [s.dataset for s in sources if s.dataset not in known]
+    if unknown:
+        raise ConfigError(f"{where}: unknown dataset {', '.join(unknown)}; known: "
+                          f"{', '.join(known)}")
     if len({s.dataset for s in sources}) != len(sources):
         raise ConfigError(f"{where}: a dataset is listed twice; merge its subjects")
     return sources

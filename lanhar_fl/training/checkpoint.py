@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -67,5 +68,10 @@ def load_checkpoint(path: str | Path,
     if meta.get("format") != FORMAT:
         raise ValueError(f"{sidecar}: not a {FORMAT} file")
     model = model if model is not None else model_from_spec(meta["spec"])
-    unwrap(model).load_state_dict(load_file(str(weights)))
+    try:
+        unwrap(model).load_state_dict(load_file(str(weights)))
+    except (OSError, SafetensorError, RuntimeError) as exc:  # missing, truncated, wrong shapes
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ValueError(f"{weights}: not a readable checkpoint for {sidecar.name}: "
+                         f"{reason}") from exc
     return model, meta
