@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import random
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -47,3 +48,14 @@ def shared_dataset(name: str) -> Path:
     if not path.exists():
         pytest.skip(f"real dataset {path} not present")
     return path
+
+
+@pytest.fixture(autouse=True)
+def _flower_logs_to_this_tests_stderr():
+    """Flower's console handler keeps the stream it was created with; when Flower was first
+    imported inside a test that captured stderr, that stream is closed for every later test
+    (and its lines then fail to print). Point it at this test's stderr."""
+    flower_logger = sys.modules.get("flwr.supercore.logger")
+    if flower_logger is not None:
+        flower_logger.console_handler.setStream(sys.stderr)
+    yield
