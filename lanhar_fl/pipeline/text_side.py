@@ -115,9 +115,12 @@ def bank_provenance(cfg: DictConfig) -> dict[str, Any]:
     return {"descriptions": out}
 
 
-def freeze_lower_layers(encoder: TextEncoder, trainable_layers: int | None) -> None:
+def freeze_lower_layers(encoder: TextEncoder, trainable_layers: int | None,
+                        top_part: str = "layer") -> None:
     """Stage 1 on a budget: train only the top ``trainable_layers`` transformer layers (None:
-    all). Frozen lower layers need no backward pass, which is most of a CPU step's cost."""
+    all). Frozen lower layers need no backward pass, which is most of a CPU step's cost.
+    ``top_part`` (with one trainable layer): ``ffn`` trains only its feed-forward block,
+    ``output`` only the feed-forward's output projection and LayerNorm."""
     encoder.requires_grad_(True)
     if trainable_layers is None:
         return
@@ -128,6 +131,14 @@ def freeze_lower_layers(encoder: TextEncoder, trainable_layers: int | None) -> N
     encoder.requires_grad_(False)
     for layer in list(layers)[len(layers) - int(trainable_layers):]:
         layer.requires_grad_(True)
+    if top_part in ("ffn", "output"):
+        if int(trainable_layers) != 1:
+            raise ConfigError(f"train.stage1.top_part={top_part} needs trainable_layers=1")
+        layers[-1].attention.requires_grad_(False)
+        if top_part == "output":
+            layers[-1].intermediate.requires_grad_(False)
+    elif top_part != "layer":
+        raise ConfigError(f"train.stage1.top_part must be layer, ffn or output, got {top_part!r}")
 
 
 def build_text_side(cfg: DictConfig, bank_classes: list[str],
@@ -144,6 +155,7 @@ def build_text_side(cfg: DictConfig, bank_classes: list[str],
     encoder = TextEncoder.from_config(cfg.text_encoder).to(resolve_device(cfg.get("device")))
     cache = EmbeddingCache.from_config(cfg)
     history: dict[str, Any] = {}
+    kept: dict[str, list[tuple[str, float]]] = {}  # the selection stage 1 trained against
     epochs = int(cfg.train.stage1.get("epochs", 0))
     provenance: dict[str, Any] = {"encoder": str(cfg.text_encoder.get("name")), "stage1": "none",
                                   "sources": []}
@@ -157,9 +169,11 @@ def build_text_side(cfg: DictConfig, bank_classes: list[str],
                                              progress=progress).texts
         seen_bank = LabelBank.from_config(cfg, encoder, class_names=seen, cache=cache)
         trainable = cfg.train.stage1.get("trainable_layers")
-        freeze_lower_layers(encoder, trainable)
+        top_part = str(cfg.train.stage1.get("top_part") or "layer")
+        freeze_lower_layers(encoder, trainable, top_part)
         if trainable is not None and cfg.train.stage1.get("cache_frozen", True):
-            encoder.cache_frozen_layers(len(encoder.model.encoder.layer) - int(trainable))
+            encoder.cache_frozen_layers(len(encoder.model.encoder.layer) - int(trainable),
+                                        top_part)
         log.info("stage 1: tuning the text encoder on %d interpretations, %d classes",
                  len(stage1_texts), len(seen))
         encoder.train()
@@ -172,7 +186,9 @@ def build_text_side(cfg: DictConfig, bank_classes: list[str],
         encoder.eval()
         encoder.requires_grad_(False)
         encoder.refresh_fingerprint()
-    bank = LabelBank.from_config(cfg, encoder, class_names=list(bank_classes), cache=cache)
+        kept = dict(seen_bank.selected)
+    bank = LabelBank.from_config(cfg, encoder, class_names=list(bank_classes), cache=cache,
+                                 keep_selection=kept)
     provenance["encoder_fingerprint"] = encoder.fingerprint
     return TextSide(encoder=encoder, bank=bank, cache=cache, stage1_history=history,
                     provenance=provenance)

@@ -118,8 +118,16 @@ class LabelBank:
               descriptions: Mapping[str, Sequence[str] | ActivityDescription],
               class_names: Sequence[str] | None = None, top_k: int = 12,
               temperature: float = 0.07, template: str = TEMPLATE,
-              cache: EmbeddingCache | None = None, batch_size: int = 32) -> LabelBank:
-        """Prototypes for ``class_names`` (default: every described activity), in that order."""
+              cache: EmbeddingCache | None = None, batch_size: int = 32,
+              keep_selection: Mapping[str, Sequence[tuple[str, float]]] | None = None
+              ) -> LabelBank:
+        """Prototypes for ``class_names`` (default: every described activity), in that order.
+
+        ``keep_selection``: per class, kept (rendered text, weight) pairs to reuse instead of
+        selecting by margin, e.g. the selection stage 1 trained against (``selected`` of the
+        bank it used): re-selecting with the tuned encoder would move the prototypes away from
+        where stage 1 put the interpretations.
+        """
         names = list(descriptions) if class_names is None else list(class_names)
         missing = [c for c in names if c not in descriptions or not _texts(descriptions[c])]
         if missing:
@@ -136,7 +144,18 @@ class LabelBank:
         per_class = [emb[bounds[i]:bounds[i + 1]] for i in range(len(names))]
         centres = _normalize(np.stack([e.mean(axis=0) for e in per_class]))
         selected, protos = {}, []
+        keep_selection = keep_selection or {}
+        fixed = {c: list(keep_selection[c]) for c in names if keep_selection.get(c)}
+        fixed_texts = list(dict.fromkeys(t for pairs in fixed.values() for t, _ in pairs))
+        fixed_emb = dict(zip(fixed_texts, _normalize(encoder.embed(
+            fixed_texts, batch_size=batch_size, cache=cache)), strict=True)) if fixed else {}
         for i, c in enumerate(names):
+            if c in fixed:
+                selected[c] = [(str(t), float(w)) for t, w in fixed[c]]
+                w = np.array([x for _, x in selected[c]], np.float64)
+                protos.append(_prototype(np.stack([fixed_emb[t] for t, _ in selected[c]]),
+                                         w / w.sum()))
+                continue
             others = np.delete(centres, i, axis=0)
             keep, w = _select(per_class[i], others, top_k, temperature)
             selected[c] = [(rendered[c][j], float(x)) for j, x in zip(keep, w, strict=True)]
@@ -148,8 +167,11 @@ class LabelBank:
     @classmethod
     def from_config(cls, cfg: DictConfig | Mapping, encoder: TextEncoder,
                     class_names: Sequence[str] | None = None,
-                    cache: EmbeddingCache | None = None) -> LabelBank:
-        """Build from ``cfg.label_bank`` (descriptions, extra_descriptions, top_k, ...)."""
+                    cache: EmbeddingCache | None = None,
+                    keep_selection: Mapping[str, Sequence[tuple[str, float]]] | None = None
+                    ) -> LabelBank:
+        """Build from ``cfg.label_bank`` (descriptions, extra_descriptions, top_k, ...);
+        ``keep_selection`` as in :meth:`build`."""
         lb = cfg.get("label_bank") or {}
         if isinstance(lb, DictConfig):
             lb = OmegaConf.to_container(lb, resolve=True)
@@ -160,7 +182,8 @@ class LabelBank:
         return cls.build(encoder, descriptions, class_names=class_names,
                          top_k=int(lb.get("top_k", 12)),
                          temperature=float(lb.get("temperature", 0.07)),
-                         template=str(lb.get("template") or TEMPLATE), cache=cache)
+                         template=str(lb.get("template") or TEMPLATE), cache=cache,
+                         keep_selection=keep_selection)
 
     def rebuilt(self, encoder: TextEncoder, cache: EmbeddingCache | None = None) -> LabelBank:
         """The bank rebuilt from all its descriptions by ``encoder`` (e.g. after stage 1)."""

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 SETTINGS_FILE = "lanhar_text_encoder.json"
 FORMAT = "lanhar-fl-text-encoder"
 POOLING = "mean"
+TOP_PARTS = ("layer", "ffn", "output")  # stage 1: what of the top layer trains
 
 
 def _as_dict(cfg: Mapping | DictConfig | None) -> dict[str, Any]:
@@ -88,7 +89,8 @@ class TextEncoder(torch.nn.Module):
             sorted(tokenizer.get_vocab().items())).encode()).hexdigest()
         self._fp_memo: tuple[tuple, str] | None = None
         self._frozen_layers = 0  # > 0: lower layers' outputs cached per chunk (stage 1)
-        self._prefix_cache: dict[tuple[int, ...], torch.Tensor] = {}
+        self._top_part = "layer"
+        self._prefix_cache: dict[tuple[int, ...], tuple[torch.Tensor, ...]] = {}
         self.eval()
 
     # ---------------------------------------------------------------- construction
@@ -249,28 +251,42 @@ class TextEncoder(torch.nn.Module):
                 start += stride
         return chunks, owners
 
-    def cache_frozen_layers(self, frozen_layers: int) -> None:
+    def cache_frozen_layers(self, frozen_layers: int, top_part: str = "layer") -> None:
         """Stage 1 on a budget: compute the embeddings and the lower ``frozen_layers`` layers
         once per chunk (they are frozen, and stage 1's texts do not change between epochs) and
         run only the layers above on every call. 0 turns it off and frees the cache. The
-        caller keeps those lower layers frozen while this is on (they are not re-run)."""
+        caller keeps those lower layers frozen while this is on (they are not re-run).
+
+        ``top_part`` (one layer above the cache only): ``ffn`` also caches the top layer's
+        attention output (its feed-forward block runs per call); ``output`` also caches the
+        feed-forward's inner activations (only its output projection and LayerNorm run per
+        call: the cheapest, and the caller freezes the rest of that layer).
+        """
         layers = getattr(getattr(self.model, "encoder", None), "layer", None)
         if frozen_layers and (layers is None or not hasattr(self.model, "embeddings")):
             raise ConfigError("train.stage1.cache_frozen: needs a BERT-like encoder "
                               "(embeddings + encoder.layer)")
         if frozen_layers and not 0 < frozen_layers < len(layers):
             raise ConfigError(f"train.stage1: {frozen_layers} frozen layers of {len(layers)}")
+        if top_part not in TOP_PARTS:
+            raise ConfigError(f"train.stage1.top_part must be one of {TOP_PARTS}, got "
+                              f"{top_part!r}")
+        if frozen_layers and top_part != "layer" and frozen_layers != len(layers) - 1:
+            raise ConfigError(f"train.stage1.top_part={top_part} needs trainable_layers=1")
         self._frozen_layers = int(frozen_layers)
+        self._top_part = top_part if frozen_layers else "layer"
         self._prefix_cache = {}
 
     def _run_layers(self, hidden: torch.Tensor, mask: torch.Tensor, layers) -> torch.Tensor:
-        full = self.model._create_attention_masks(
-            attention_mask=mask, encoder_attention_mask=None, embedding_output=hidden,
-            encoder_hidden_states=None, cache=None)[0]
         for layer in layers:
-            out = layer(hidden, full)
+            out = layer(hidden, self._full_mask(hidden, mask))
             hidden = out[0] if isinstance(out, tuple) else out
         return hidden
+
+    def _full_mask(self, hidden: torch.Tensor, mask: torch.Tensor):
+        return self.model._create_attention_masks(
+            attention_mask=mask, encoder_attention_mask=None, embedding_output=hidden,
+            encoder_hidden_states=None, cache=None)[0]
 
     def _padded(self, chunks: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         pad = self.tokenizer.pad_token_id or 0
@@ -282,12 +298,25 @@ class TextEncoder(torch.nn.Module):
             mask[row, :len(chunk)] = 1
         return ids.to(self.device), mask.to(self.device)
 
-    def _cached_prefix(self, chunks: Sequence[Sequence[int]]) -> list[torch.Tensor]:
-        """Per chunk, the (T, D) output of the frozen lower layers (computed once)."""
+    def _frozen_forward(self, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """What the cache holds for a padded batch: the frozen layers' output, plus (top_part)
+        the top layer's attention output and feed-forward activations."""
+        layers = list(self.model.encoder.layer)
+        hidden = self._run_layers(self.model.embeddings(input_ids=ids), mask,
+                                  layers[:self._frozen_layers])
+        if self._top_part == "layer":
+            return (hidden,)
+        top = layers[self._frozen_layers]
+        attn = top.attention(hidden, self._full_mask(hidden, mask))[0]
+        if self._top_part == "ffn":
+            return (attn,)
+        return attn, top.intermediate(attn)
+
+    def _cached_prefix(self, chunks: Sequence[Sequence[int]]) -> list[tuple[torch.Tensor, ...]]:
+        """Per chunk, the cached (T, .) tensors of :meth:`_frozen_forward` (computed once)."""
         keys = [tuple(c) for c in chunks]
         todo = list(dict.fromkeys(k for k in keys if k not in self._prefix_cache))
-        layers = list(self.model.encoder.layer)[:self._frozen_layers]
-        modules = [self.model.embeddings, *layers]
+        modules = [self.model.embeddings, *self.model.encoder.layer]
         modes = [m.training for m in modules]
         for m in modules:  # once per text: no dropout sample frozen into the cache
             m.eval()
@@ -296,9 +325,9 @@ class TextEncoder(torch.nn.Module):
                 part = todo[s:s + 32]
                 ids, mask = self._padded(part)
                 with torch.no_grad():
-                    hidden = self._run_layers(self.model.embeddings(input_ids=ids), mask, layers)
+                    out = self._frozen_forward(ids, mask)
                 for row, key in enumerate(part):
-                    self._prefix_cache[key] = hidden[row, :len(key)].detach()
+                    self._prefix_cache[key] = tuple(t[row, :len(key)].detach() for t in out)
         finally:
             for m, mode in zip(modules, modes, strict=True):
                 m.train(mode)
@@ -307,9 +336,15 @@ class TextEncoder(torch.nn.Module):
     def _encode_top(self, chunks: Sequence[Sequence[int]]) -> torch.Tensor:
         prefix = self._cached_prefix(chunks)
         _, mask = self._padded(chunks)
-        hidden = torch.nn.utils.rnn.pad_sequence(prefix, batch_first=True)
-        hidden = self._run_layers(hidden, mask,
-                                  list(self.model.encoder.layer)[self._frozen_layers:])
+        cached = [torch.nn.utils.rnn.pad_sequence([p[i] for p in prefix], batch_first=True)
+                  for i in range(len(prefix[0]))]
+        top = list(self.model.encoder.layer)[self._frozen_layers:]
+        if self._top_part == "layer":
+            hidden = self._run_layers(cached[0], mask, top)
+        elif self._top_part == "ffn":
+            hidden = top[0].output(top[0].intermediate(cached[0]), cached[0])
+        else:
+            hidden = top[0].output(cached[1], cached[0])
         m = mask.unsqueeze(-1).to(hidden.dtype)
         return (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
 

@@ -106,3 +106,24 @@ def test_simulate_metrics_record_a_public_text_side(tmp_path):
     assert metrics["text_side"]["sources"][0]["windows"] > 0
     saved = json.loads((tmp_path / "metrics.json").read_text())
     assert saved["text_side"]["label_bank"]["descriptions"]
+
+
+def test_stage1_keeps_the_bank_selection_it_trained_against_and_states_the_bank_users():
+    from lanhar_fl.semantics.label_bank import LabelBank
+    from lanhar_fl.semantics.text_encoder import TextEncoder
+
+    cfg = load_config([*FAST, "federation.stage1_source=synthetic",
+                       "train.stage1.trainable_layers=1", "train.stage1.top_part=output"])
+    split = split_for(cfg)
+    pretrained = TextEncoder.from_config(cfg.text_encoder)
+    before = LabelBank.from_config(cfg, pretrained, class_names=split.seen_classes)
+    side = server_text_side(cfg, split.bank_classes, split.seen_classes)
+    assert side.encoder.fingerprint != pretrained.fingerprint
+    assert side.bank.encoder_fingerprint == side.encoder.fingerprint
+    for cls in split.seen_classes:
+        assert side.bank.selected[cls] == before.selected[cls]
+    changed = side.encoder.model.encoder.layer[-1]
+    assert not (changed.attention.self.query.weight
+                != pretrained.model.encoder.layer[-1].attention.self.query.weight).any()
+    bank = side.metrics(split, cfg)["text_side"]["label_bank"]["descriptions"][0]["provenance"]
+    assert bank["waist_users"] == "uci_hapt 1-10" and bank["test_users_excluded"] is True

@@ -163,3 +163,20 @@ def test_real_minilm_recognises_a_held_out_sentence():
     bank = LabelBank.build(encoder, descriptions, top_k=2)
     queries = encoder.embed(["running fast", "resting quietly on a chair"])
     assert [bank.class_names[i] for i in nearest_prototype(queries, bank)] == ["run", "still"]
+
+
+def test_kept_selection_is_reused_with_its_weights(encoder, bank):
+    other = TextEncoder.tiny(seed=5)
+    kept = {"walk": bank.selected["walk"]}
+    rebuilt = LabelBank.build(other, load_descriptions(), class_names=FOUR, top_k=5,
+                              keep_selection=kept)
+    assert rebuilt.selected["walk"] == bank.selected["walk"]
+    texts = [t for t, _ in kept["walk"]]
+    w = np.array([x for _, x in kept["walk"]])
+    emb = other.embed(texts)
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    expected = (emb * w[:, None]).sum(axis=0)
+    np.testing.assert_allclose(rebuilt.prototypes[0], expected / np.linalg.norm(expected),
+                               atol=1e-5)
+    fresh = LabelBank.build(other, load_descriptions(), class_names=FOUR, top_k=5)
+    assert rebuilt.selected["still"] == fresh.selected["still"]  # not kept: selected anew

@@ -127,3 +127,35 @@ def test_cached_frozen_layers_give_the_same_embeddings_and_train_only_the_top():
     assert all(p.grad is None for p in low.parameters())
     encoder.cache_frozen_layers(0)
     assert not encoder._prefix_cache
+
+
+@pytest.mark.parametrize("part", ["ffn", "output"])
+def test_cached_top_part_gives_the_same_embeddings_and_trains_only_that_part(part):
+    import torch
+
+    from lanhar_fl.pipeline.text_side import freeze_lower_layers
+
+    encoder = TextEncoder.tiny(seed=4, num_layers=3, max_length=16, chunk_overlap=4)
+    texts = ["short", "a longer text that is split into several overlapping token chunks, "
+             "because it has many more words than sixteen tokens can hold at once"]
+    plain = encoder.embed(texts)
+    freeze_lower_layers(encoder, 1, part)
+    encoder.cache_frozen_layers(2, part)
+    assert np.allclose(plain, encoder.embed(texts), atol=1e-5)
+    encoder(texts).pow(2).sum().backward()
+    top = encoder.model.encoder.layer[2]
+    assert any(p.grad is not None and torch.any(p.grad != 0)
+               for p in top.output.parameters())
+    frozen = [top.attention] + ([top.intermediate] if part == "output" else [])
+    assert all(p.grad is None for m in frozen for p in m.parameters())
+    encoder.cache_frozen_layers(0)
+
+
+def test_cached_top_part_needs_one_trainable_layer():
+    from lanhar_fl.pipeline.text_side import freeze_lower_layers
+
+    encoder = TextEncoder.tiny(seed=4, num_layers=3)
+    with pytest.raises(ConfigError, match="top_part=output needs trainable_layers=1"):
+        freeze_lower_layers(encoder, 2, "output")
+    with pytest.raises(ConfigError, match="top_part"):
+        encoder.cache_frozen_layers(2, "attention")
