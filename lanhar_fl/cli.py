@@ -14,6 +14,7 @@ from .data.errors import DataError
 # composed config and returns an exit code.
 COMMANDS: dict[tuple[str, ...], str] = {
     ("data", "summary"): "data:summary",
+    ("data", "compare"): "data:compare",
     ("interpret",): "interpret:interpret",
     ("train",): "train:train",
     ("simulate",): "simulate:simulate",
@@ -27,6 +28,7 @@ USAGE = """usage: lanhar-fl COMMAND [key=value ...]
 
 commands:
   data summary     load and window a dataset; print a JSON summary
+  data compare     per class and feature, KS shift vs +compare.dataset=NAME (JSON + plot)
   interpret        print the semantic interpretation of window `index`
   train            centralized two-stage LanHAR training and evaluation
   simulate         federated stage 2 over many simulated phones (Flower Simulation Engine)
