@@ -22,7 +22,7 @@ bouts. The model, per phone:
 
 Calibration: gait amplitudes, foot-strike shaking, cadence variability and stair turning were set
 so that a waist phone at 50 Hz matches UCI HAPT public users 1-10 per class and grounded feature
-(``lanhar-fl data compare``: mean KS 0.58 before, 0.33 after; see the README's Datasets).
+(``lanhar-fl data compare``: mean KS 0.58 before, 0.32 after; see the README's Datasets).
 """
 
 from __future__ import annotations
@@ -350,7 +350,8 @@ def _phone(dev: _Device, minutes: float, opts: SyntheticOptions, rng: np.random.
     drift = _lowpass_noise(rng, n, fs, 0.05, 3)
 
     # Gait phase: stride (or pedal) cycles, steps at twice the rate.
-    cycle_hz = col["cycle_hz"] * (1.0 + 0.06 * slow[:, 6])
+    step_jitter = _lowpass_noise(rng, n, fs, 2.0, 1)[:, 0]  # step-to-step timing variability
+    cycle_hz = col["cycle_hz"] * (1.0 + 0.04 * slow[:, 6] + 0.16 * step_jitter)
     phi = 2 * np.pi * np.cumsum(cycle_hz) / fs + rng.uniform(0, 2 * np.pi)
     dphi = 2 * np.pi * cycle_hz
     step_hz = np.maximum(2 * cycle_hz, 1e-3)

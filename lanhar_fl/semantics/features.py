@@ -105,7 +105,8 @@ FEATURES: dict[str, FeatureSpec] = {
     "gyro_mean_x": _spec("posture", "rad/s", "mean angular rate about x", True),
     "gyro_mean_y": _spec("posture", "rad/s", "mean angular rate about y", True),
     "gyro_mean_z": _spec("posture", "rad/s", "mean angular rate about z", True),
-    "net_rotation": _spec("posture", "deg", "net rotation angle |integral of angular rate|", True),
+    "net_rotation": _spec("posture", "deg", "heading change: |integral of the angular rate "
+                          "about the vertical| (all axes when the vertical is unknown)", True),
     "gyro_step_freq": _spec("sync", "Hz", "step frequency from gyroscope peaks", True),
     "sync_lag": _spec("sync", "s", "lag of gyro behind acc at the best cross-correlation", True),
     "sync_consistency": _spec("sync", "1", "peak |normalised cross-correlation| gyro vs acc "
@@ -373,7 +374,11 @@ def compute_features(windows: Windows) -> FeatureTable:
     gmean = gyro.mean(axis=1)
     for j, axis in enumerate("xyz"):
         put(f"gyro_mean_{axis}", gmean[:, j], has_gyro)
-    put("net_rotation", np.degrees(np.linalg.norm(gyro.sum(axis=1), axis=1) / fs), has_gyro)
+    # Heading change: limb swing (pitch about a horizontal axis) integrates to a placement-
+    # dependent angle over a part cycle; turning about the vertical is what any placement shares.
+    turn = np.where(vertical_known, np.abs(np.einsum("ni,ni->n", gyro.sum(axis=1), up)),
+                    np.linalg.norm(gyro.sum(axis=1), axis=1))
+    put("net_rotation", np.degrees(turn / fs), has_gyro)
 
     # gyro-acc sync
     gc = gyro - gmean[:, None, :]

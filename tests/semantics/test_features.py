@@ -157,3 +157,16 @@ def test_jerk_does_not_depend_on_the_source_rate():
     fast, slow, pure = table.column("jerk_rms")
     assert fast == pytest.approx(slow, rel=0.1)
     assert pure == pytest.approx(2 * np.pi * 1.8 * 2.0 / np.sqrt(2), rel=0.05)
+
+
+def test_net_rotation_is_heading_change_not_limb_swing():
+    t = np.arange(T) / FS
+    data = np.zeros((2, T, 6))
+    data[0, :, 3] = 2.0 * np.cos(2 * np.pi * 0.95 * t)  # a thigh swinging about a horizontal axis
+    data[1, :, 3] = data[0, :, 3]
+    data[1, :, 5] = 0.3  # plus a turn about the vertical
+    rot = compute_features(make_windows(data)).column("net_rotation")
+    assert rot[0] < 1.0
+    assert rot[1] == pytest.approx(np.degrees(0.3 * T / FS), rel=1e-6)
+    unaligned = compute_features(make_windows(data, gravity_aligned=False)).column("net_rotation")
+    assert unaligned[0] > 5.0  # vertical unknown: every axis counts
