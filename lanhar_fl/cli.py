@@ -17,6 +17,7 @@ from .run_folder import RunFolder, last_round
 # composed config and returns an exit code.
 COMMANDS: dict[tuple[str, ...], str] = {
     ("data", "summary"): "data:summary",
+    ("data", "compare"): "data:compare",
     ("interpret",): "interpret:interpret",
     ("train",): "train:train",
     ("simulate",): "simulate:simulate",
@@ -32,6 +33,7 @@ USAGE = """usage: lanhar-fl COMMAND [key=value ...]
 
 commands:
   data summary     load and window a dataset; print a JSON summary
+  data compare     per class and feature, KS shift vs +compare.dataset=NAME (JSON + plot)
   interpret        print the semantic interpretation of window `index`
   train            centralized two-stage LanHAR training and evaluation
   simulate         federated stage 2 over many simulated phones (Flower Simulation Engine)

@@ -7,6 +7,8 @@ Definitions (all per window, T samples at ``fs`` Hz):
 - *Vertical* ``v``: ``a`` along +Z when ``gravity_aligned``; along the window's mean acceleration
   (gravity) when gravity is present but not aligned; unknown otherwise (vertical features absent).
   *Horizontal*: ``a`` minus its vertical part.
+- *Jerk*: the time derivative of ``a`` low-passed to 4 Hz (cosine taper to 5 Hz), so that a
+  window upsampled from a 10 Hz device and one from a 100 Hz device of the same motion agree.
 - *Primary signal* ``s``: ``v`` when the vertical is known, else ``a`` projected on its first
   principal axis (sign chosen so that the largest excursion is positive). Step, shape and
   impact features are computed on ``s``.
@@ -56,6 +58,10 @@ PEAK_HALF_WIDTH_S = 0.2  # a peak is the maximum within +-0.2 s (so at most 5 pe
 VALLEY_HALF_WIDTH_S = 0.5  # peak-to-valley: the valley is the minimum within +-0.5 s
 HARMONICS = 4  # harmonics of the dominant frequency counted by the harmonic ratio
 MAX_LAG_S = 0.5  # gyro-acc lag searched within +-0.5 s
+# Jerk is measured on the acceleration band-limited below the Nyquist frequency of the slowest
+# source the loaders take (10 Hz, e.g. BasicMotions): content above it exists only on faster
+# devices, so an unlimited jerk mostly measures the source rate (HAPT walk 94 vs 25 m/s^3).
+JERK_BAND_HZ = (4.0, 5.0)  # full gain below 4 Hz, a cosine taper to zero at 5 Hz
 
 
 @dataclass(frozen=True)
@@ -76,8 +82,8 @@ FEATURES: dict[str, FeatureSpec] = {
     "acc_mag_mean": _spec("strength", "m/s^2", "mean dynamic acceleration magnitude"),
     "acc_mag_std": _spec("strength", "m/s^2", "std of dynamic acceleration magnitude"),
     "acc_mag_p2p": _spec("strength", "m/s^2", "peak-to-peak dynamic acceleration magnitude"),
-    "jerk_rms": _spec("strength", "m/s^3", "rms of the jerk magnitude"),
-    "jerk_p95": _spec("strength", "m/s^3", "95th percentile of the jerk magnitude"),
+    "jerk_rms": _spec("strength", "m/s^3", "rms of the jerk magnitude (motion below 5 Hz)"),
+    "jerk_p95": _spec("strength", "m/s^3", "95th percentile of the jerk magnitude (below 5 Hz)"),
     "gyro_mag_rms": _spec("strength", "rad/s", "rms angular-rate magnitude", True),
     "gyro_mag_p2p": _spec("strength", "rad/s", "peak-to-peak angular-rate magnitude", True),
     "vert_rms": _spec("axis", "m/s^2", "rms of vertical acceleration"),
@@ -99,7 +105,8 @@ FEATURES: dict[str, FeatureSpec] = {
     "gyro_mean_x": _spec("posture", "rad/s", "mean angular rate about x", True),
     "gyro_mean_y": _spec("posture", "rad/s", "mean angular rate about y", True),
     "gyro_mean_z": _spec("posture", "rad/s", "mean angular rate about z", True),
-    "net_rotation": _spec("posture", "deg", "net rotation angle |integral of angular rate|", True),
+    "net_rotation": _spec("posture", "deg", "heading change: |integral of the angular rate "
+                          "about the vertical| (all axes when the vertical is unknown)", True),
     "gyro_step_freq": _spec("sync", "Hz", "step frequency from gyroscope peaks", True),
     "sync_lag": _spec("sync", "s", "lag of gyro behind acc at the best cross-correlation", True),
     "sync_consistency": _spec("sync", "1", "peak |normalised cross-correlation| gyro vs acc "
@@ -220,6 +227,20 @@ def _interval_stats(peaks: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarra
     return freq, cv
 
 
+def _band_limited(x: np.ndarray, fs: float, band: tuple[float, float]) -> np.ndarray:
+    """x (N x T x C) low-passed along T: gain 1 below band[0] Hz, cosine taper to 0 at band[1]."""
+    t = x.shape[1]
+    pad = t // 2  # odd mirror padding (value and slope continue) keeps the edges from ringing
+    xp = np.concatenate([2 * x[:, :1] - x[:, pad:0:-1], x,
+                         2 * x[:, -1:] - x[:, -2:-pad - 2:-1]], axis=1)
+    freqs = np.fft.rfftfreq(xp.shape[1], 1.0 / fs)
+    lo, hi = band
+    gain = np.clip((hi - freqs) / (hi - lo), 0.0, 1.0)
+    gain = 0.5 - 0.5 * np.cos(np.pi * gain)
+    y = np.fft.irfft(np.fft.rfft(xp, axis=1) * gain[None, :, None], n=xp.shape[1], axis=1)
+    return y[:, pad:pad + t]
+
+
 def _spectrum_features(a: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
     """(dominant frequency in Hz, harmonic ratio) from the summed per-axis power spectrum."""
     t = a.shape[1]
@@ -300,7 +321,7 @@ def compute_features(windows: Windows) -> FeatureTable:
     put("acc_mag_mean", mag.mean(axis=1))
     put("acc_mag_std", mag.std(axis=1))
     put("acc_mag_p2p", np.ptp(mag, axis=1))
-    jerk = np.linalg.norm(np.diff(a, axis=1), axis=2) * fs
+    jerk = np.linalg.norm(np.diff(_band_limited(a, fs, JERK_BAND_HZ), axis=1), axis=2) * fs
     put("jerk_rms", np.sqrt((jerk**2).mean(axis=1)))
     put("jerk_p95", np.percentile(jerk, 95, axis=1))
     gmag = np.linalg.norm(gyro, axis=2)
@@ -353,7 +374,11 @@ def compute_features(windows: Windows) -> FeatureTable:
     gmean = gyro.mean(axis=1)
     for j, axis in enumerate("xyz"):
         put(f"gyro_mean_{axis}", gmean[:, j], has_gyro)
-    put("net_rotation", np.degrees(np.linalg.norm(gyro.sum(axis=1), axis=1) / fs), has_gyro)
+    # Heading change: limb swing (pitch about a horizontal axis) integrates to a placement-
+    # dependent angle over a part cycle; turning about the vertical is what any placement shares.
+    turn = np.where(vertical_known, np.abs(np.einsum("ni,ni->n", gyro.sum(axis=1), up)),
+                    np.linalg.norm(gyro.sum(axis=1), axis=1))
+    put("net_rotation", np.degrees(turn / fs), has_gyro)
 
     # gyro-acc sync
     gc = gyro - gmean[:, None, :]

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from conftest import shared_dataset
 
 from lanhar_fl.cli import main
 from lanhar_fl.config import ConfigError, load_config
@@ -20,6 +21,7 @@ from lanhar_fl.data.preprocess import (
 from lanhar_fl.data.recording import UNLABELLED, Recording
 from lanhar_fl.data.registry import load_windows
 from lanhar_fl.data.synthetic import PLACEMENTS, _rotate, _turn, generate_phones
+from lanhar_fl.semantics.features import compute_features
 
 
 @pytest.fixture(scope="module")
@@ -231,6 +233,43 @@ def test_activities_are_separable_but_not_trivially():
         weights -= 0.5 * x[train].T @ (p - onehot[train]) / train.sum()
     accuracy = np.mean((x[~train] @ weights).argmax(1) == w.labels[~train])
     assert 0.45 < accuracy < 0.97
+
+
+WAIST_50HZ = ["label_space=four_class", "dataset.placements=[waist]", "dataset.rates_hz=[50]",
+              "dataset.acc_only_fraction=0", "dataset.gravity_removed_fraction=0"]
+
+
+def test_waist_gait_features_are_in_the_range_of_real_waist_phones():
+    """Medians of UCI HAPT users 1-10 (waist, 50 Hz; `lanhar-fl data compare`): walk jerk rms
+    38 m/s^3 (below 5 Hz), horizontal rms 2.2 m/s^2, heading change 4 deg, step interval CV
+    0.075; stairs heading change 52-56 deg."""
+    w = load_windows(load_config([*WAIST_50HZ, "dataset.num_phones=6",
+                                  "dataset.minutes_per_phone=3"]))
+    table = compute_features(w)
+
+    def median(cls: str, feature: str) -> float:
+        col = table.column(feature)[w.labels == w.class_names.index(cls)]
+        return float(np.nanmedian(col))
+
+    assert 25 < median("walk", "jerk_rms") < 60
+    assert 0.04 < median("walk", "ibi_cv") < 0.12
+    assert 1.6 < median("walk", "horiz_rms") < 3.0
+    assert median("walk", "net_rotation") < 20 < median("upstairs", "net_rotation")
+    assert median("downstairs", "net_rotation") > 20
+    assert median("walk", "harmonic_ratio") < 0.85
+
+
+def test_waist_phones_resemble_uci_hapt_public_users():
+    from lanhar_fl.data.compare import Side, compare_windows
+
+    root = shared_dataset("uci_hapt")
+    real = load_windows(load_config(["dataset=uci_hapt", f"dataset.root={root}",
+                                     "label_space=four_class"]))
+    real = real.subset(np.flatnonzero(real.subjects <= 10))
+    synthetic = load_windows(load_config(WAIST_50HZ))
+    result = compare_windows(Side("synthetic", synthetic), Side("uci_hapt", real))
+    assert result["classes"] == ["walk", "still", "upstairs", "downstairs"]
+    assert result["mean_ks"] < 0.40  # 0.58 before calibration, 0.32 after
 
 
 # --- config, registry, CLI ----------------------------------------------------------------

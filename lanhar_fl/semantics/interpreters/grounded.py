@@ -1,6 +1,7 @@
 """Deterministic interpretation written straight from the features: the default and the fallback.
 
-Seven lines, one per section, each opening with its fixed header (``Strength:`` ...). Every
+Seven lines, one per section, each opening with its fixed header (``Strength:`` ...); a known
+placement opens the Strength line (``device at the wrist``). Every
 number is a feature value (two significant digits) followed by its unit; absent features are not
 mentioned (an accelerometer-only window gets no gyroscope numbers). No activity is ever named.
 
@@ -160,18 +161,36 @@ SECTION_WRITERS = {"strength": _strength, "axis": _axis, "rhythm": _rhythm, "sha
                    "posture": _posture, "sync": _sync, "impact": _impact}
 
 
-def grounded_text(row: dict[str, float]) -> str:
-    """The seven-section interpretation of one feature row."""
-    return "\n".join(f"{SECTION_TITLES[g]}: {SECTION_WRITERS[g](row)}." for g in GROUPS)
+# Where the device is worn, as the interpretation states it (loaders' placement names).
+_WAIST, _POCKET, _ARM = "at the waist", "in a trouser pocket", "on the upper arm"
+PLACEMENT_TEXT = {"waist": _WAIST, "belt": _WAIST, "hip": _WAIST, "pocket": _POCKET,
+                  "front_pocket": _POCKET, "left_pocket": _POCKET, "right_pocket": _POCKET,
+                  "wrist": "on the wrist", "arm": _ARM, "upper_arm": _ARM}
+
+
+def placement_phrase(context: dict | None) -> str | None:
+    """``device at the waist`` etc. when the context names a known placement, else None."""
+    where = PLACEMENT_TEXT.get(str((context or {}).get("placement", "")).casefold())
+    return None if where is None else f"device {where}"
+
+
+def grounded_text(row: dict[str, float], context: dict | None = None) -> str:
+    """The seven-section interpretation of one feature row; a known placement (``context``)
+    opens the Strength line, since the same motion reads differently at the wrist and waist."""
+    lines = {g: SECTION_WRITERS[g](row) for g in GROUPS}
+    where = placement_phrase(context)
+    if where:
+        lines["strength"] = f"{where}; {lines['strength']}"
+    return "\n".join(f"{SECTION_TITLES[g]}: {lines[g]}." for g in GROUPS)
 
 
 class GroundedInterpreter(Interpreter):
     """Template text from the features: deterministic, instant, never names an activity."""
 
     name = "grounded"
-    model_id = "grounded-v1"
+    model_id = "grounded-v2"
     deterministic = True
 
     def generate(self, features_row: dict[str, float], context: dict,
                  feedback: list[str] | None = None) -> str:
-        return grounded_text(features_row)
+        return grounded_text(features_row, context)
