@@ -3,6 +3,11 @@
 Server and phones compute the same split and partition from the same config, so a phone needs
 only its partition id. Phones hold the source-domain training users (validation users included:
 federated training selects no checkpoint); the server holds only the held-out test windows.
+
+A sized synthetic population (``simulations/simulate.py``: phone i is synthetic subject i, the
+test phones follow the training phones) is never materialised: phone i's windows are generated
+on demand, when it is sampled, from its own seed; the server generates only the held-out test
+phones (at most 200) and ``PROBE_PHONES`` training phones, for the classes phones hold.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ import functools
 import json
 
 import numpy as np
-from omegaconf import DictConfig
+from omegaconf import DictConfig, open_dict
 
 from ..config import ConfigError
 from ..data.partition import partition
@@ -20,10 +25,36 @@ from ..data.windows import Windows
 from ..eval.protocols import Split, make_split
 from .runconfig import config_from_json, config_to_json
 
+PROBE_PHONES = 64  # training phones the server generates for its class list (on demand)
+
+
+def on_demand_phones(cfg: DictConfig) -> int | None:
+    """The number of training phones when ``cfg`` is a sized synthetic population (training
+    phones 0..n-1, test phones n..), else None."""
+    n = cfg.get("num_phones")
+    tests = list(cfg.protocol.get("test_subjects") or [])
+    if (cfg.dataset.name != "synthetic" or not n or cfg.protocol.name != "cross_user"
+            or str(cfg.federation.partition).removeprefix("by_") != "subject"
+            or cfg.data.get("max_windows") or cfg.protocol.get("val_fraction")
+            or tests != list(range(int(n), int(cfg.dataset.num_phones)))):
+        return None
+    return int(n)
+
+
+def _only(cfg: DictConfig, phones: list[int]) -> DictConfig:
+    local = cfg.copy()
+    with open_dict(local):
+        local.dataset.phones = phones
+    return local
+
 
 @functools.lru_cache(maxsize=2)
 def _split(cfg_json: str) -> Split:
-    return make_split(config_from_json(cfg_json), load_windows)
+    cfg = config_from_json(cfg_json)
+    n = on_demand_phones(cfg)
+    if n is not None:  # the test phones and a probe of training phones only
+        cfg = _only(cfg, [*range(min(n, PROBE_PHONES)), *range(n, int(cfg.dataset.num_phones))])
+    return make_split(cfg, load_windows)
 
 
 @functools.lru_cache(maxsize=2)
@@ -52,11 +83,17 @@ def split_for(cfg: DictConfig) -> Split:
 
 
 def phone_count(cfg: DictConfig) -> int:
-    return len(_population(data_key(cfg))[1])
+    n = on_demand_phones(cfg)
+    return n if n is not None else len(_population(data_key(cfg))[1])
 
 
 def phone_windows(cfg: DictConfig, partition_id: int) -> Windows:
     """The training windows held by simulated phone ``partition_id``."""
+    n = on_demand_phones(cfg)
+    if n is not None:
+        if not 0 <= partition_id < n:
+            raise ConfigError(f"partition id {partition_id} outside the {n} phones")
+        return load_windows(_only(cfg, [partition_id]))
     pool, parts = _population(data_key(cfg))
     if not 0 <= partition_id < len(parts):
         raise ConfigError(f"partition id {partition_id} outside the {len(parts)} phones")
