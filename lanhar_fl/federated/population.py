@@ -8,18 +8,26 @@ A sized synthetic population (``simulations/simulate.py``: phone i is synthetic 
 test phones follow the training phones) is never materialised: phone i's windows are generated
 on demand, when it is sampled, from its own seed; the server generates only the held-out test
 phones (at most 200) and ``PROBE_PHONES`` training phones, for the classes phones hold.
+
+Other populations (real datasets) are split once, where the partition is first computed (the
+driver), into one shard per phone under ``cache_dir/shards/``: a phone (a Ray actor) then reads
+its own shard alone instead of loading and partitioning the whole dataset again.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
+from pathlib import Path
 
 import numpy as np
 from omegaconf import DictConfig, open_dict
 
 from ..config import ConfigError
 from ..data.partition import partition
+from ..data.registry import _load as read_shard
+from ..data.registry import _save as write_shard
 from ..data.registry import load_windows
 from ..data.windows import Windows
 from ..eval.protocols import Split, make_split
@@ -68,7 +76,20 @@ def _population(cfg_json: str) -> tuple[Windows, tuple[np.ndarray, ...]]:
                           alpha=float(fed.get("alpha", 0.5)), seed=int(cfg.seed))
     except ValueError as exc:
         raise ConfigError(f"federation.partition / num_phones: {exc}") from exc
+    folder = _shards(cfg, cfg_json)
+    if folder is not None and not (folder / "count").is_file():
+        for i, part in enumerate(parts):
+            write_shard(folder / f"phone-{i}.npz", pool.subset(part))
+        (folder / "count").write_text(f"{len(parts)}\n")  # last: the shards are complete
     return pool, tuple(parts)
+
+
+def _shards(cfg: DictConfig, cfg_json: str) -> Path | None:
+    """The folder of this population's per-phone shards (None without a cache)."""
+    if not cfg.get("cache_dir"):
+        return None
+    key = hashlib.sha256(cfg_json.encode()).hexdigest()[:20]
+    return Path(str(cfg.cache_dir)).expanduser() / "shards" / f"{cfg.dataset.name}-{key}"
 
 
 def data_key(cfg: DictConfig) -> str:
@@ -94,7 +115,14 @@ def phone_windows(cfg: DictConfig, partition_id: int) -> Windows:
         if not 0 <= partition_id < n:
             raise ConfigError(f"partition id {partition_id} outside the {n} phones")
         return load_windows(_only(cfg, [partition_id]))
-    pool, parts = _population(data_key(cfg))
+    key = data_key(cfg)
+    folder = _shards(cfg, key)
+    if folder is not None and (folder / "count").is_file():
+        count = int((folder / "count").read_text())
+        if not 0 <= partition_id < count:
+            raise ConfigError(f"partition id {partition_id} outside the {count} phones")
+        return read_shard(folder / f"phone-{partition_id}.npz")
+    pool, parts = _population(key)
     if not 0 <= partition_id < len(parts):
         raise ConfigError(f"partition id {partition_id} outside the {len(parts)} phones")
     return pool.subset(parts[partition_id])

@@ -51,3 +51,25 @@ def test_the_server_never_generates_the_population():
 def test_other_populations_keep_the_partitioned_pool():
     cfg = load_config(["preset=smoke", "dataset=synthetic", "num_phones=4"])
     assert population.on_demand_phones(cfg) is None  # not sized: the windows cap applies
+
+
+def test_a_partitioned_population_is_sharded_once_and_a_phone_reads_its_shard_alone(
+        tmp_path, monkeypatch):
+    cfg = load_config(["preset=smoke", "dataset=synthetic", "num_phones=4",
+                       "data.max_windows=400", f"cache_dir={tmp_path}"])
+    assert population.phone_count(cfg) == 4  # the driver partitions once, writing the shards
+    expected = [population.phone_windows(cfg, i) for i in range(4)]
+    shards = sorted((tmp_path / "shards").glob("synthetic-*/phone-*.npz"))
+    assert len(shards) == 4
+
+    def whole_population(_key):
+        raise AssertionError("a phone loaded the whole population")
+
+    monkeypatch.setattr(population, "_population", whole_population)
+    for i, want in enumerate(expected):
+        got = population.phone_windows(cfg, i)
+        np.testing.assert_array_equal(got.data, want.data)
+        np.testing.assert_array_equal(got.labels, want.labels)
+        assert got.class_names == want.class_names
+    with pytest.raises(ConfigError, match="outside the 4 phones"):
+        population.phone_windows(cfg, 4)
