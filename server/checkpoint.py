@@ -7,11 +7,16 @@
 - ``rng.safetensors``: NumPy's global Mersenne state (Flower's DP noise) and torch's CPU state;
 - ``state.json``: the round, the server evaluator's rows, each train exchange's summary, the
   phones' aggregated metrics, the client-level DP accountant's ``state_dict`` and adaptive
-  clipping norm, the run config, and Python's ``random`` state (Flower samples phones with it).
+  clipping norm, the run config, and the state of the generator phones are sampled with.
 
-No pickles: arrays as safetensors, everything else as JSON. Phones sampled and their local seeds
-(``seed``, ``server_round``, phone index) then match the uninterrupted run, provided the node ids
-are the same (``simulations/node_ids.py``) and replies are aggregated in node order.
+No pickles: arrays as safetensors, everything else as JSON.
+
+Reproducible sampling: Flower samples phones with ``random.sample`` over ``grid.get_node_ids()``.
+The global ``random`` is shared with every thread of the process (Ray's start-up among them), so
+here Flower's sampling draws from the run's own generator (seeded by ``seed``) over the node ids
+in sorted order. With the same node ids (``simulations/node_ids.py``) the phones sampled,
+hence their local seeds (``seed``, ``server_round``, phone index), match an uninterrupted run;
+replies are aggregated in node order, so float sums do not depend on arrival order.
 """
 
 from __future__ import annotations
@@ -20,18 +25,20 @@ import json
 import os
 import random
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from flwr.app import Array, ArrayRecord, Message, MetricRecord
-from flwr.serverapp.strategy import Strategy
+from flwr.serverapp.strategy import Strategy, strategy_utils
 from safetensors.numpy import load_file, save_file
 
 from lanhar_fl.config import ConfigError
-from lanhar_fl.run_folder import INCOMPLETE, is_finished
+from lanhar_fl.federated.grid import DelegatingGrid
+from lanhar_fl.run_folder import is_finished
 
 FOLDER = "checkpoint"
 # settings that may differ between a stopped run and its resumption
@@ -90,7 +97,7 @@ def _restore_strategy(strategy: Strategy, arrays: dict[str, np.ndarray],
 
 
 def save(run_dir: Path, server_round: int, arrays: ArrayRecord, strategy: Strategy,
-         state: dict[str, Any]) -> None:
+         sampler: random.Random, state: dict[str, Any]) -> None:
     """Write the checkpoint after ``server_round`` (``state``: the JSON part of the run)."""
     final = run_dir / FOLDER
     tmp = run_dir / f".{FOLDER}.tmp"
@@ -103,7 +110,7 @@ def save(run_dir: Path, server_round: int, arrays: ArrayRecord, strategy: Strate
     mt = np.random.get_state()
     save_file({"numpy_keys": np.asarray(mt[1], np.uint32),
                "torch": torch.get_rng_state().numpy()}, str(tmp / "rng.safetensors"))
-    py_version, py_state, py_gauss = random.getstate()
+    py_version, py_state, py_gauss = sampler.getstate()
     doc = {"round": int(server_round), **state, "strategy": strategy_state,
            "random": [py_version, list(py_state), py_gauss],
            "numpy_random": [mt[0], int(mt[2]), int(mt[3]), float(mt[4])]}
@@ -133,12 +140,11 @@ class Checkpoint:
     def array_record(self) -> ArrayRecord:
         return ArrayRecord({k: Array(v) for k, v in self.arrays.items()})
 
-    def restore(self, strategy: Strategy | None) -> None:
+    def restore(self, strategy: Strategy, sampler: random.Random) -> None:
         """Put the strategy state and the random generators back as they were."""
-        if strategy is not None:
-            _restore_strategy(strategy, self._moments, self.state.get("strategy", {}))
+        _restore_strategy(strategy, self._moments, self.state.get("strategy", {}))
         version, keys, gauss = self.state["random"]
-        random.setstate((version, tuple(keys), gauss))
+        sampler.setstate((version, tuple(keys), gauss))
         name, pos, has_gauss, cached = self.state["numpy_random"]
         np.random.set_state((name, self._rng["numpy_keys"], pos, has_gauss, cached))
         torch.set_rng_state(torch.from_numpy(self._rng["torch"].copy()))
@@ -159,7 +165,7 @@ def open_resume(resume: str | os.PathLike, config: dict[str, Any], rounds: int) 
     if not (folder / FOLDER / "state.json").is_file():
         raise ConfigError(f"resume={resume}: no checkpoint there (a stopped `lanhar-fl "
                           f"simulate` run folder holds {FOLDER}/state.json)")
-    if is_finished(folder) and not (folder / INCOMPLETE).exists():
+    if is_finished(folder):
         raise ConfigError(f"resume={resume}: that run finished; nothing to resume")
     ckpt = Checkpoint(folder / FOLDER)
     saved, now = _comparable(ckpt.state.get("config", {})), _comparable(config)
@@ -177,12 +183,13 @@ class Resumed(Strategy):
     """``inner`` with rounds numbered from ``offset + 1`` (Flower's loop counts from 1), and
     each round's replies aggregated in node-id order, so sums do not depend on arrival order."""
 
-    def __init__(self, inner: Strategy, offset: int = 0) -> None:
+    def __init__(self, inner: Strategy, offset: int = 0, seed: int = 0) -> None:
         self.inner, self.offset = inner, offset
+        self.sampler = random.Random(seed)  # Flower's phone sampling draws from this alone
         self.train_metrics: dict[int, MetricRecord] = {}  # aggregated phone metrics by round
 
     def __getattr__(self, name: str) -> Any:
-        if name in ("inner", "offset", "train_metrics"):
+        if name in ("inner", "offset", "sampler", "train_metrics"):
             raise AttributeError(name)
         return getattr(self.inner, name)
 
@@ -190,7 +197,9 @@ class Resumed(Strategy):
         self.inner.summary()
 
     def configure_train(self, server_round: int, arrays: ArrayRecord, config, grid):
-        return self.inner.configure_train(server_round + self.offset, arrays, config, grid)
+        with self._sampling():
+            return self.inner.configure_train(server_round + self.offset, arrays, config,
+                                              SortedNodes(grid))
 
     def aggregate_train(self, server_round: int, replies: Iterable[Message]):
         arrays, metrics = self.inner.aggregate_train(server_round + self.offset,
@@ -200,7 +209,19 @@ class Resumed(Strategy):
         return arrays, metrics
 
     def configure_evaluate(self, server_round: int, arrays: ArrayRecord, config, grid):
-        return self.inner.configure_evaluate(server_round + self.offset, arrays, config, grid)
+        with self._sampling():
+            return self.inner.configure_evaluate(server_round + self.offset, arrays, config,
+                                                 SortedNodes(grid))
+
+    @contextmanager
+    def _sampling(self) -> Iterator[None]:
+        """Flower's ``sample_nodes`` calls ``random.sample`` from its module: our generator."""
+        shared = strategy_utils.random
+        strategy_utils.random = self.sampler
+        try:
+            yield
+        finally:
+            strategy_utils.random = shared
 
     def aggregate_evaluate(self, server_round: int, replies: Iterable[Message]):
         return self.inner.aggregate_evaluate(server_round + self.offset, _ordered(replies))
@@ -214,6 +235,13 @@ class Resumed(Strategy):
             return fn(server_round + self.offset, arrays)
 
         return shifted
+
+
+class SortedNodes(DelegatingGrid):
+    """The grid, listing its node ids in sorted order (sampling does not depend on set order)."""
+
+    def get_node_ids(self) -> list[int]:
+        return sorted(self._grid.get_node_ids())
 
 
 def _ordered(replies: Iterable[Message]) -> list[Message]:
@@ -238,7 +266,7 @@ class RoundKeeper:
         self.strategy: Resumed | None = None
 
     def wrap(self, strategy: Strategy) -> Resumed:
-        self.strategy = Resumed(strategy, self.offset)
+        self.strategy = Resumed(strategy, self.offset, int(self.cfg.seed))
         return self.strategy
 
     def restore(self, history: list[dict], round_privacy: dict[int, tuple[float, float]]) -> None:
@@ -251,7 +279,7 @@ class RoundKeeper:
                               for r, (e, d) in state["round_privacy"].items()})
         self.strategy.train_metrics.update({int(r): MetricRecord(m)
                                             for r, m in state["train_metrics"].items()})
-        self.checkpoint.restore(self.strategy.inner)
+        self.checkpoint.restore(self.strategy.inner, self.strategy.sampler)
 
     def initial(self, arrays: ArrayRecord) -> ArrayRecord:
         return self.checkpoint.array_record if self.checkpoint else arrays
@@ -267,7 +295,8 @@ class RoundKeeper:
                  "train_metrics": {str(r): dict(m) for r, m in
                                    self.strategy.train_metrics.items()},
                  "round_privacy": {str(r): list(v) for r, v in round_privacy.items()}}
-        save(self.run_dir, server_round, arrays, self.strategy.inner, state)
+        save(self.run_dir, server_round, arrays, self.strategy.inner, self.strategy.sampler,
+             state)
         stop = self.cfg.federation.get("stop_after_round")
         if stop is not None and server_round == int(stop) < int(self.cfg.rounds):
             raise InjectedStop(f"stopped after round {server_round} "

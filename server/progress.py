@@ -1,5 +1,6 @@
 """What the server records after each round: one line on stdout and the history so far in
-``run_dir/history.json`` (rewritten atomically), so an interrupted run says how far it got."""
+``run_dir/history.json`` (rewritten atomically), so an interrupted run says how far it got; and
+the final history, each round's evaluation joined with its train exchange and privacy spent."""
 
 from __future__ import annotations
 

@@ -27,7 +27,7 @@ def test_stopped_after_round_two_and_resumed_matches_the_uninterrupted_run(tmp_p
     assert main([*ARGS, f"run_dir={whole}"]) == 0
     expected = json.loads((whole / "metrics.json").read_text())
 
-    with pytest.raises(RuntimeError, match="without writing"):
+    with pytest.raises(RuntimeError, match="stopped after round 2"):
         main([*ARGS, "federation.stop_after_round=2", f"run_dir={stopped}"])
     marker = json.loads((stopped / INCOMPLETE).read_text())
     assert marker["last_completed_round"] == 2
@@ -43,12 +43,15 @@ def test_stopped_after_round_two_and_resumed_matches_the_uninterrupted_run(tmp_p
     resumed = json.loads((stopped / "metrics.json").read_text())
     assert not (stopped / INCOMPLETE).exists()
     assert [h["round"] for h in resumed["history"]] == [0, 1, 2, 3, 4]
-    assert _history(resumed) == pytest.approx(_history(expected), abs=1e-9)
+    for got, want in zip(_history(resumed), _history(expected), strict=True):
+        assert (got[0], *got[4:]) == (want[0], *want[4:])  # round, phones sampled and replied
+        assert got[1:3] == pytest.approx(want[1:3], abs=1e-9)  # accuracy, weighted F1
+        assert (got[3] is None) == (want[3] is None)
+        assert got[3] is None or got[3] == pytest.approx(want[3], abs=1e-9)  # train loss
     for key in ("accuracy", "macro_f1", "weighted_f1"):
         assert resumed[key] == pytest.approx(expected[key], abs=1e-9), key
-    # the resumed process sent the text side again (a new process), and only rounds 3-4
-    assert [h["artifacts_sent"] for h in resumed["history"][3:]] == [2, 0] or \
-        resumed["history"][3]["artifacts_sent"] >= 1
+    # a new server process sends the text side again to the phones it samples first
+    assert resumed["history"][3]["artifacts_sent"] == 2
 
     # a finished run cannot be resumed
     assert main([*ARGS, f"resume={stopped}", f"run_dir={tmp_path / 'again'}"]) == 2
