@@ -22,7 +22,6 @@ from lanhar_fl.eval.protocols import split_metrics
 from lanhar_fl.eval.report import format_results_table, write_report
 from lanhar_fl.federated import schema
 from lanhar_fl.federated.artifacts import pack_saved, text_version
-from lanhar_fl.federated.grid import Exchange
 from lanhar_fl.federated.population import phone_count, split_for
 from lanhar_fl.federated.runconfig import config_to_json
 from lanhar_fl.logs import summarised_in_flower_logs
@@ -30,13 +29,14 @@ from lanhar_fl.models.lanhar import LanHARModel, federated_state_dict
 from lanhar_fl.pipeline.text_side import TextSide
 from lanhar_fl.privacy import public_negatives
 from lanhar_fl.privacy.client_level import privacy_spent
-from lanhar_fl.privacy.reporting import privacy_metrics, running_max
+from lanhar_fl.privacy.reporting import privacy_metrics
 from lanhar_fl.privacy.settings import SampleLevel, SecAgg, privacy_mode
 from lanhar_fl.training.checkpoint import save_checkpoint
 
+from .checkpoint import RoundKeeper
 from .distribution import ArtifactGrid
 from .evaluation import ServerEvaluator
-from .progress import round_done
+from .progress import full_history, round_done
 from .strategy import build_strategy, phones_per_round
 from .text_side import public_windows, server_text_side
 
@@ -104,7 +104,8 @@ def run_federation(grid: Grid, cfg: DictConfig, num_phones: int | None = None,
     with summarised_in_flower_logs(config_json, f"<configuration: {run_dir / 'config.yaml'}>"):
         rounds = run(cfg, grid, artifact_grid, num_phones, ArrayRecord(initial), train_config,
                      evaluator, round_privacy)
-    history = _history(evaluator.history, rounds, round_privacy)
+    history = full_history(evaluator.history, rounds.exchanges, rounds.train_metrics,
+                           round_privacy)
     extra = {
         "model": "LanHAR-federated",
         "num_phones": int(num_phones),
@@ -135,20 +136,20 @@ class Rounds:
     """What a federation's rounds left: final arrays, one train exchange and the aggregated
     phone metrics per round, and extra metrics.json keys."""
 
-    def __init__(self, arrays: ArrayRecord | None, exchanges: list[Exchange],
+    def __init__(self, arrays: ArrayRecord | None, exchanges: list,
                  train_metrics: dict[int, Any], extra: dict[str, Any] | None = None) -> None:
         self.arrays, self.exchanges, self.train_metrics = arrays, exchanges, train_metrics
         self.extra = extra or {}
 
 
 def _evaluate_fn(cfg: DictConfig, evaluator: ServerEvaluator, exchanges: Callable[[], list],
-                 on_round: Callable[[int], None] | None = None):
+                 on_round: Callable[[int, ArrayRecord], None] | None = None):
     def evaluate_fn(server_round: int, arrays: ArrayRecord):
         metrics = evaluator(server_round, arrays)
         if server_round:
-            if on_round is not None:
-                on_round(server_round)
             round_done(cfg, server_round, evaluator.history, exchanges())
+            if on_round is not None:
+                on_round(server_round, arrays)
         return metrics
 
     return evaluate_fn
@@ -157,24 +158,31 @@ def _evaluate_fn(cfg: DictConfig, evaluator: ServerEvaluator, exchanges: Callabl
 def _run_strategy(cfg: DictConfig, grid: Grid, artifact_grid: ArtifactGrid, num_phones: int,
                   initial: ArrayRecord, train_config: ConfigRecord, evaluator: ServerEvaluator,
                   round_privacy: dict[int, tuple[float, float]]) -> Rounds:
-    """The Message API: our strategy (maybe in a DP wrapper) through the artefact grid."""
-    strategy = build_strategy(cfg, num_phones)
+    """The Message API: our strategy (maybe in a DP wrapper) through the artefact grid,
+    checkpointed after every round (and resumed from ``cfg.resume``: server/checkpoint.py)."""
+    keeper = RoundKeeper(cfg, json.loads(str(train_config[schema.RUN_CONFIG])))
+    strategy = keeper.wrap(build_strategy(cfg, num_phones))
+    keeper.restore(evaluator.history, round_privacy)
 
-    def train_exchanges() -> list[Exchange]:
-        return [e for e in artifact_grid.exchanges if e.message_type == "train"]
+    def train_exchanges() -> list:
+        return keeper.prior + [e for e in artifact_grid.exchanges if e.message_type == "train"]
 
-    def on_round(server_round: int) -> None:
+    def on_round(server_round: int, arrays: ArrayRecord) -> None:
         spent = privacy_spent(strategy)
         if spent is not None:
             round_privacy[server_round] = spent
+        keeper.after_round(server_round, arrays, evaluator.history, train_exchanges(),
+                           round_privacy)
 
-    result = strategy.start(grid=artifact_grid, initial_arrays=initial,
-                            num_rounds=int(cfg.rounds),
+    result = strategy.start(grid=artifact_grid, initial_arrays=keeper.initial(initial),
+                            num_rounds=keeper.rounds_left(),
                             timeout=float(cfg.federation.round_timeout_s),
                             train_config=train_config,
                             evaluate_config=ConfigRecord(dict(train_config)),
-                            evaluate_fn=_evaluate_fn(cfg, evaluator, train_exchanges, on_round))
-    return Rounds(result.arrays, train_exchanges(), result.train_metrics_clientapp)
+                            evaluate_fn=strategy.evaluate_fn(
+                                _evaluate_fn(cfg, evaluator, train_exchanges, on_round)))
+    return Rounds(result.arrays or keeper.initial(initial), train_exchanges(),
+                  strategy.train_metrics)
 
 
 def _run_secagg(cfg: DictConfig, grid: Grid, artifact_grid: ArtifactGrid, num_phones: int,
@@ -188,7 +196,7 @@ def _run_secagg(cfg: DictConfig, grid: Grid, artifact_grid: ArtifactGrid, num_ph
     provision(artifact_grid, train_config, timeout)
     recorder = None
 
-    def exchanges() -> list[Exchange]:
+    def exchanges() -> list:
         return list(recorder.training_stages()) if recorder else []
 
     def fit_config(server_round: int) -> dict[str, Any]:
@@ -206,38 +214,6 @@ def _run_secagg(cfg: DictConfig, grid: Grid, artifact_grid: ArtifactGrid, num_ph
         "masked_uploads": sum(len(s.replied) for s in recorder.training_stages()),
     }}
     return Rounds(result.arrays, exchanges(), result.train_metrics, extra)
-
-
-def _history(rows: list[dict], rounds: Rounds,
-             round_privacy: dict[int, tuple[float, float]]) -> list[dict]:
-    train = rounds.exchanges  # one per round, in order
-    history = []
-    for row in rows:
-        r = int(row["round"])
-        entry = dict(row)
-        exchange = train[r - 1] if 0 < r <= len(train) else Exchange("", "", [])
-        entry.update(exchange.summary())
-        client = rounds.train_metrics.get(r)
-        if client is not None and schema.TRAIN_LOSS in client:
-            entry["train_loss"] = float(client[schema.TRAIN_LOSS])
-        if r in round_privacy:
-            entry["epsilon"], entry["delta"] = round_privacy[r]
-        elif client is not None and schema.EPSILON in client:
-            entry["epsilon"] = float(client[schema.EPSILON])
-            entry["delta"] = float(client[schema.DELTA])
-        history.append(entry)
-    _cumulative_epsilon(history)
-    return history
-
-
-def _cumulative_epsilon(history: list[dict]) -> None:
-    """A phone's epsilon never decreases: the round's value is the worst seen so far (phones
-    not sampled this round keep theirs)."""
-    for key in ("epsilon", "delta"):
-        for entry, value in zip(history, running_max([h.get(key) for h in history]),
-                                strict=True):
-            if value is not None:
-                entry[key] = value
 
 
 def _mean(values: list[float]) -> float:

@@ -14,6 +14,12 @@ sampled in each of ``+bench_rounds`` rounds (default 2) and reports
 
 With ``parallel_phones`` phones running at once, a free engine would reach ``ideal_ratio`` =
 1 / parallel_phones; the excess over it is the engine's overhead.
+
+``+bench_population=[100,1000,10000]`` instead runs each population size sampling only
+``phones_per_round`` phones a round: what a larger population costs when the work per round is
+the same. Every row reports ``peak_rss_bytes`` (the largest sum of the resident memory of this
+process and all its descendants, Ray's included, sampled every 0.5 s) and ``round_seconds`` per
+round (train messages sent to last reply).
 """
 
 from __future__ import annotations
@@ -28,23 +34,26 @@ from omegaconf import DictConfig
 
 from lanhar_fl.config import ConfigError
 
+from .memory import PeakMemory
 from .simulate import run as simulate
 
 
-def _one(cfg: DictConfig, phones: int, rounds: int, run_dir: Path) -> dict[str, Any]:
+def _one(cfg: DictConfig, phones: int, rounds: int, run_dir: Path,
+         per_round: int | None = None) -> dict[str, Any]:
     c = cfg.copy()
-    c.num_phones, c.phones_per_round, c.rounds = phones, phones, rounds
+    c.num_phones, c.phones_per_round, c.rounds = phones, per_round or phones, rounds
     c.run_dir = str(run_dir / f"phones_{phones}")
     started = time.perf_counter()
-    metrics = simulate(c)
+    with PeakMemory() as peak:
+        metrics = simulate(c)
     wall = time.perf_counter() - started
     trained = [h for h in metrics["history"] if h["round"] > 0]
     phone_seconds = sum(h["phone_train_seconds"] for h in trained)
     rounds_wall = sum(h["round_seconds"] for h in trained)
-    parallel = max(1, min(phones, math.floor((os.cpu_count() or 1)
+    parallel = max(1, min(int(c.phones_per_round), math.floor((os.cpu_count() or 1)
                                              / float(cfg.federation.cpus_per_phone))))
     return {
-        "phones": phones, "rounds": rounds,
+        "phones": phones, "phones_per_round": int(c.phones_per_round), "rounds": rounds,
         "phone_replies": sum(h["phones_replied"] for h in trained),
         "phone_train_seconds": phone_seconds,
         "rounds_wall_seconds": rounds_wall,
@@ -54,17 +63,22 @@ def _one(cfg: DictConfig, phones: int, rounds: int, run_dir: Path) -> dict[str, 
         "parallel_phones": parallel,
         "ideal_ratio": 1.0 / parallel,
         "accuracy": metrics["accuracy"],
+        "peak_rss_bytes": int(peak.bytes),
+        "round_seconds": [float(h["round_seconds"]) for h in trained],
     }
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
-    sizes = [int(n) for n in (cfg.get("bench_phones") or [10, 100])]
+    population = cfg.get("bench_population")
+    key = "+bench_population" if population else "+bench_phones"
+    sizes = [int(n) for n in (population or cfg.get("bench_phones") or [10, 100])]
     rounds = int(2 if cfg.get("bench_rounds") is None else cfg.bench_rounds)
     if not sizes or min(sizes) < 1 or rounds < 1:
-        raise ConfigError(f"+bench_phones must be positive phone counts and +bench_rounds >= 1, "
+        raise ConfigError(f"{key} must be positive phone counts and +bench_rounds >= 1, "
                           f"got {sizes} and {rounds}")
     run_dir = Path(str(cfg.run_dir)).expanduser()
-    results = [_one(cfg, n, rounds, run_dir) for n in sizes]
+    per_round = int(cfg.phones_per_round) if population else None
+    results = [_one(cfg, n, rounds, run_dir, per_round) for n in sizes]
     return {"model": str(cfg.model.name), "text_encoder": str(cfg.text_encoder.name),
             "dataset": str(cfg.dataset.name), "cpus": os.cpu_count(),
             "cpus_per_phone": float(cfg.federation.cpus_per_phone), "results": results}

@@ -16,19 +16,27 @@ from lanhar_fl.config import ConfigError
 from lanhar_fl.federated.population import phone_count, split_for
 from lanhar_fl.processes import stop_children_on_interrupt
 
+from .node_ids import deterministic_node_ids
+
 log = logging.getLogger(__name__)
 
 
 def backend_config(cfg: DictConfig) -> dict[str, Any]:
+    """Flower's Ray backend settings: a local Ray with this machine's CPUs, or, with
+    ``federation.ray_address``, an existing Ray cluster (whose nodes declare their own CPUs)."""
     cpus = float(cfg.federation.get("cpus_per_phone", 1))
     if cpus <= 0:
         raise ConfigError(f"federation.cpus_per_phone must be positive, got {cpus}")
     verbose = bool(cfg.get("verbose", False))
     # quiet: the phones' (actors') output stays in Ray's log files; Flower reports their errors
-    return {"client_resources": {"num_cpus": cpus, "num_gpus": 0.0},
-            "init_args": {"num_cpus": os.cpu_count() or 1, "include_dashboard": False,
-                          "log_to_driver": verbose,
-                          "logging_level": "INFO" if verbose else "ERROR"}}
+    init_args: dict[str, Any] = {"include_dashboard": False, "log_to_driver": verbose,
+                                 "logging_level": "INFO" if verbose else "ERROR"}
+    address = cfg.federation.get("ray_address")
+    if address:
+        init_args["address"] = str(address)  # ray.init refuses num_cpus when attaching
+    else:
+        init_args["num_cpus"] = os.cpu_count() or 1
+    return {"client_resources": {"num_cpus": cpus, "num_gpus": 0.0}, "init_args": init_args}
 
 
 def size_synthetic_population(cfg: DictConfig) -> DictConfig:
@@ -50,6 +58,20 @@ def size_synthetic_population(cfg: DictConfig) -> DictConfig:
     return cfg
 
 
+def _check_resume(cfg: DictConfig) -> None:
+    """A clear error before anything starts when ``resume=`` cannot continue that run."""
+    if not cfg.get("resume"):
+        return
+    from lanhar_fl.federated.runconfig import config_to_json
+    from lanhar_fl.privacy.settings import privacy_mode
+    from server.checkpoint import open_resume
+
+    if privacy_mode(cfg) == "secagg":
+        raise ConfigError("resume= is not supported with privacy=secagg (its rounds run on "
+                          "Flower's legacy path, which keeps no checkpoint)")
+    open_resume(str(cfg.resume), json.loads(config_to_json(cfg)), int(cfg.rounds))
+
+
 def run(cfg: DictConfig, client_app=None) -> dict[str, Any]:
     """Simulate ``num_phones`` phones (``phones_per_round`` a round); returns metrics.json.
 
@@ -62,6 +84,7 @@ def run(cfg: DictConfig, client_app=None) -> dict[str, Any]:
     from server.server_app import make_server_app
     from server.text_side import server_text_side
 
+    _check_resume(cfg)
     num_phones = phone_count(cfg)
     if cfg.get("num_phones") and int(cfg.num_phones) != num_phones:
         raise ConfigError(f"num_phones={cfg.num_phones} but the partition gave {num_phones}")
@@ -72,7 +95,8 @@ def run(cfg: DictConfig, client_app=None) -> dict[str, Any]:
     os.environ.setdefault("FLWR_DISABLE_UPDATE_CHECK", "1")
     os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")  # nothing leaves this machine
     os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")  # Ray's FutureWarning tip
-    with warnings.catch_warnings(), stop_children_on_interrupt():
+    with warnings.catch_warnings(), stop_children_on_interrupt(), \
+            deterministic_node_ids(int(cfg.seed)):
         warnings.simplefilter("ignore", DeprecationWarning)
         run_simulation(server_app=make_server_app(cfg, num_phones, text_side),
                        client_app=client_app or default_client_app,

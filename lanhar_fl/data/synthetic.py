@@ -27,6 +27,7 @@ so that a waist phone at 50 Hz matches UCI HAPT public users 1-10 per class and 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -168,11 +169,12 @@ class _Device:
 
 
 def generate_phones(num_phones: int, minutes_per_phone: float, seed: int,
-                    **options) -> list[Recording]:
+                    only: Sequence[int] | None = None, **options) -> list[Recording]:
     """``num_phones`` synthetic recordings of ``minutes_per_phone`` each (see module docstring).
 
     ``options`` are the fields of :class:`SyntheticOptions`. Deterministic per ``seed``; phone
-    i's signals depend only on (seed, i), its device draw on (seed, num_phones).
+    i's signals depend only on (seed, i), its device draw on (seed, num_phones). ``only``:
+    generate just these phone indices (the same recordings as in the whole population).
     """
     known = {f.name for f in fields(SyntheticOptions)}
     unknown = sorted(set(options) - known)
@@ -193,7 +195,7 @@ def generate_phones(num_phones: int, minutes_per_phone: float, seed: int,
         _phone(dev, float(minutes_per_phone), opts,
                np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(dev.index,))),
                width=max(3, len(str(num_phones - 1))))
-        for dev in devices
+        for dev in (devices if only is None else [devices[int(i)] for i in only])
     ]
 
 

@@ -9,7 +9,8 @@ import pytest
 
 from lanhar_fl.cli import main
 
-RESULT_TYPES = {"phones": int, "rounds": int, "phone_replies": int, "parallel_phones": int,
+RESULT_TYPES = {"phones": int, "phones_per_round": int, "rounds": int, "peak_rss_bytes": int,
+                "phone_replies": int, "parallel_phones": int,
                 "phone_train_seconds": float, "rounds_wall_seconds": float,
                 "simulate_wall_seconds": float, "overhead_ratio": float,
                 "overhead_ratio_with_startup": float, "ideal_ratio": float, "accuracy": float}
@@ -30,12 +31,15 @@ def test_bench_simulation_reports_engine_overhead(tmp_path, capsys):
     assert isinstance(bench["cpus_per_phone"], float) and bench["cpus_per_phone"] > 0
     assert [r["phones"] for r in bench["results"]] == [2, 3]
     for r in bench["results"]:
-        assert set(r) == set(RESULT_TYPES), r
+        assert set(r) == {*RESULT_TYPES, "round_seconds"}, r
+        assert len(r["round_seconds"]) == r["rounds"] and min(r["round_seconds"]) >= 0
+        assert r["phones_per_round"] == r["phones"]
+        assert r["peak_rss_bytes"] > 100e6  # this Python process with torch alone is larger
         for key, kind in RESULT_TYPES.items():
             assert type(r[key]) is kind, (key, r[key])
         assert r["rounds"] == 1 and r["phone_replies"] == r["phones"]
         assert 1 <= r["parallel_phones"] <= r["phones"]
-        assert r["parallel_phones"] == min(r["phones"], math.floor(
+        assert r["parallel_phones"] == min(r["phones_per_round"], math.floor(
             bench["cpus"] / bench["cpus_per_phone"]))
         assert r["ideal_ratio"] == pytest.approx(1 / r["parallel_phones"])
         assert r["phone_train_seconds"] > 0 and 0 <= r["accuracy"] <= 1

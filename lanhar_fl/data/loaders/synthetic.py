@@ -1,7 +1,8 @@
 """The embedded ``synthetic`` dataset: virtual phones from ``lanhar_fl.data.synthetic``.
 
 No files: ``root`` is ignored. Every key of ``configs/dataset/synthetic.yaml`` besides ``name``,
-``root``, ``seed``, ``num_phones`` and ``minutes_per_phone`` is a generator option.
+``root``, ``seed``, ``num_phones``, ``minutes_per_phone`` and ``phones`` (optional: generate only
+these phone indices, e.g. one phone of a large simulated population) is a generator option.
 """
 
 from __future__ import annotations
@@ -20,11 +21,15 @@ def load(root: Path | None, cfg: DictConfig) -> list[Recording]:
     spec = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
     for key in ("name", "root"):
         spec.pop(key, None)
+    only = spec.pop("phones", None)
+    if only is not None and not all(0 <= int(i) < int(spec.get("num_phones", 0)) for i in only):
+        raise ConfigError(f"dataset.phones={list(only)}: indices must lie in [0, num_phones)")
     try:
         return generate_phones(
             num_phones=spec.pop("num_phones"),
             minutes_per_phone=float(spec.pop("minutes_per_phone")),
             seed=int(spec.pop("seed", 0)),
+            only=only,
             **spec,
         )
     except KeyError as exc:
