@@ -29,9 +29,9 @@ def test_bench_textside_reports_each_text_side(tmp_path, capsys):
 
 def test_bench_bank_prints_public_class_medians(tmp_path, capsys):
     base = ["bench", "bank", "preset=smoke", "label_space=four_class", "dataset.num_phones=6",
-            "data.max_windows=200", "federation.stage1_public_phones=4", f"run_dir={tmp_path}"]
-    assert main([*base, "+bench.source=synthetic"]) == 0
-    result = json.loads((tmp_path / "bench.json").read_text())
+            "data.max_windows=200", "federation.stage1_public_phones=4"]
+    assert main([*base, "+bench.source=synthetic", f"run_dir={tmp_path / 'public'}"]) == 0
+    result = json.loads((tmp_path / "public" / "bench.json").read_text())
     (source,) = result["sources"]
     assert source["windows"] > 0 and set(source["medians"]) <= {"walk", "still", "upstairs",
                                                                   "downstairs"}
@@ -39,5 +39,6 @@ def test_bench_bank_prints_public_class_medians(tmp_path, capsys):
     assert walk["acc_mag_mean"]["n"] > 0
     assert walk["acc_mag_mean"]["p25"] <= walk["acc_mag_mean"]["median"] \
         <= walk["acc_mag_mean"]["p75"]
-    assert main([*base, "+bench.source=train"]) == 2  # only public sources
+    # only public sources
+    assert main([*base, "+bench.source=train", f"run_dir={tmp_path / 'private'}"]) == 2
     assert "bench.source" in capsys.readouterr().err
