@@ -93,3 +93,13 @@ def test_interpret_windows_counts_fallbacks_never_structure(tiny_lm, windows, tm
     again = interpret_windows(windows, cfg, progress=False)  # the cache answers every window
     assert again.stats["cache_hits"] == len(windows) and again.stats["attempts"] == 0
     assert again.texts == result.texts
+
+
+def test_sensor_line_wording():
+    from lanhar_fl.semantics.interpreters.prompt import _sensor_line
+
+    unknown = _sensor_line({"placement": "unknown", "gravity_removed": False})
+    assert "at an unknown placement" in unknown and "at the unknown" not in unknown
+    assert "after removing gravity" in unknown and "gravity included" not in unknown
+    assert "worn at the wrist" in _sensor_line({"placement": "wrist"})
+    assert "vertical axis is unknown" in _sensor_line({"gravity_removed": True})
