@@ -9,7 +9,7 @@ import pytest
 from lanhar_fl.config import ConfigError
 from lanhar_fl.semantics.interpreters import build_interpreter
 from lanhar_fl.semantics.interpreters.loading import LOADS, resolve
-from lanhar_fl.semantics.validation import check_structure
+from lanhar_fl.semantics.validation import Validator, check_structure
 
 HIDDEN, HEADS, LAYERS, FFN = 16, 2, 1, 32
 
@@ -74,6 +74,7 @@ def test_gguf_file_or_its_folder_loads_once_and_writes_seven_sections(tiny_gguf)
     assert first.model_id.startswith("tiny-llama@")
     text = first.generate(row, {})
     assert check_structure(text) == [] and len(text.split("\n")) == 7
+    assert Validator().validate(text, row) == [], text  # numbers and words constrained
     again = build_interpreter({**cfg, "model_path": str(tiny_gguf.parent)})  # folder, one .gguf
     assert again.model is first.model  # loaded once per process, reused
     assert LOADS["count"] == before + 1

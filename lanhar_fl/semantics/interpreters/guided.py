@@ -10,6 +10,11 @@ interpreter from two fixed feature rows (UCI HAPT, a gait and a still window); t
 encoded once per model and its key/value cache reused for every window. Windows are generated
 in batches, in lockstep section by section (padding masked).
 
+Two things are enforced while decoding, whatever the model prefers: a number can only be
+written digit by digit as one of the section's listed values (then its unit is written for the
+model), and tokens that spell an activity word are never chosen. Word tokens already used in the
+window's lines are penalised, so a line does not repeat the previous one.
+
 Re-generation after a rejection: each line of the previous answer is checked on its own
 (grounding and leakage from ``semantics.validation``); only failing lines are generated again,
 sampled at ``retry_temperature``, under a numbers line that says what was wrong, with the leaked
@@ -30,10 +35,10 @@ import torch
 from ..descriptions import activity_words, mentions_activity
 from ..features import FEATURES, GROUPS, SECTION_TITLES
 from ..validation import check_grounding
-from .grounded import cite, grounded_text
+from .grounded import UNIT_TEXT, cite, grounded_text
 from .prompt import render_plain
 
-GUIDED_VERSION = "guided-v1"
+GUIDED_VERSION = "guided-v2"
 
 SYSTEM = ("You describe a short phone motion-sensor window from its measured numbers, one line "
           "per section: a few plain words on the pattern, then the numbers you rely on, copied "
@@ -146,14 +151,24 @@ class GuidedGenerator:
         return list(self.tok(text, add_special_tokens=False)["input_ids"])
 
     def _vocab_masks(self) -> None:
-        """Stop tokens (a newline in their text, or end of sequence) and word tokens."""
+        """Stop tokens (newline, end of sequence), word tokens, number pieces, activity words."""
         size = int(self.model.get_output_embeddings().weight.shape[0])
         texts = self.tok.batch_decode([[i] for i in range(min(size, len(self.tok)))])
         self.stop = torch.zeros(size, dtype=torch.bool)
         self.word = torch.zeros(size, dtype=torch.bool)
+        self.digit_free = torch.ones(size, dtype=torch.bool)  # tokens that write no digit
+        self.number_pieces: dict[int, str] = {}  # tokens made of digits and '.' only
+        words = {w.lower() for w in self.words}
+        self.banned = torch.zeros(size, dtype=torch.bool)
         for i, t in enumerate(texts):
             self.stop[i] = "\n" in t
             self.word[i] = any(c.isalpha() for c in t)
+            core = t.strip().removeprefix("##")
+            if any(c.isdigit() for c in t):
+                self.digit_free[i] = False
+                if core and all(c.isdigit() or c == "." for c in core) and t == t.lstrip():
+                    self.number_pieces[i] = core
+            self.banned[i] = core.lower() in words
         eos = self.tok.eos_token_id
         for i in ([eos] if isinstance(eos, int) else list(eos or [])):
             if 0 <= i < size:
@@ -183,12 +198,16 @@ class GuidedGenerator:
         state.next_pos = state.next_pos + mask.sum(1)
         return out.logits[:, -1, :].float().cpu()
 
-    def _start(self, batch: int) -> _State:
+    def warm(self) -> None:
+        """Encode the fixed prefix (worked examples) once; every window reuses its cache."""
         if self._prefix_cache is None:
             state = _State(None, torch.zeros((1, 0), dtype=torch.long),
                            torch.zeros(1, dtype=torch.long))
             self._forward(state, [self.prefix_ids])
             self._prefix_cache = state.cache
+
+    def _start(self, batch: int) -> _State:
+        self.warm()
         cache = copy.deepcopy(self._prefix_cache)
         if batch > 1:
             cache.batch_repeat_interleave(batch)
@@ -196,21 +215,38 @@ class GuidedGenerator:
         return _State(cache, torch.ones((batch, n), dtype=torch.long),
                       torch.full((batch,), n, dtype=torch.long))
 
+    def _allowed_numbers(self, partial: str, literals: dict[str, list[int]]) -> list[int]:
+        """Number pieces that keep ``partial`` + piece a prefix of one of ``literals``."""
+        return [i for i, p in self.number_pieces.items()
+                if any(lit.startswith(partial + p) for lit in literals)]
+
     def _choose(self, logits: torch.Tensor, lines: list[list[int]], step: int,
-                plans: list[SectionPlan | None], gen: torch.Generator) -> list[int]:
+                plans: list[SectionPlan | None], gen: torch.Generator,
+                numbers: list[str | None], literals: list[dict[str, list[int]]],
+                history: list[set[int]]) -> list[int]:
+        """Next token per window: penalised, activity words banned, numbers constrained so
+        that every number written is one of the section's listed values."""
         out = []
         for b, row in enumerate(logits):
             plan = plans[b] or SectionPlan()
             scores = row.clone()
-            if lines[b] and self.penalty != 1.0:
-                seen = torch.tensor(sorted(set(lines[b])))
-                seen = seen[self.word[seen]]
-                s = scores[seen]
-                scores[seen] = torch.where(s > 0, s / self.penalty, s * self.penalty)
+            seen = set(lines[b]) | history[b]
+            if seen and self.penalty != 1.0:
+                ids = torch.tensor(sorted(seen))
+                ids = ids[self.word[ids]]
+                s = scores[ids]
+                scores[ids] = torch.where(s > 0, s / self.penalty, s * self.penalty)
             if step == 0:
                 scores[self.stop] = -float("inf")
+            scores[self.banned] = -float("inf")
             if plan.banned:
                 scores[sorted(plan.banned)] = -float("inf")
+            partial = numbers[b]
+            keep = torch.zeros_like(self.digit_free)
+            keep[self._allowed_numbers(partial or "", literals[b])] = True
+            if partial is None or partial in literals[b]:
+                keep |= self.digit_free  # outside a number, or at a complete one
+            scores[~keep] = -float("inf")
             if plan.temperature > 0:
                 probs = torch.softmax(scores / plan.temperature, -1)
                 out.append(int(torch.multinomial(probs, 1, generator=gen)))
@@ -218,29 +254,64 @@ class GuidedGenerator:
                 out.append(int(scores.argmax()))
         return out
 
+    def _literals(self, row: dict[str, float], group: str) -> dict[str, list[int]]:
+        """The section's numbers as written in its numbers line -> the tokens of their unit."""
+        out: dict[str, list[int]] = {}
+        for name, spec in FEATURES.items():
+            if spec.group == group and name in row:
+                number = cite(row, name, unit=False).lstrip("-\u2212")
+                unit = UNIT_TEXT.get(spec.unit, "")
+                out.setdefault(number, self._ids(unit) if unit else [])
+        return out
+
     def _lines(self, state: _State, logits: torch.Tensor, plans: list[SectionPlan | None],
-               active: list[bool], gen: torch.Generator) -> list[str]:
-        """Complete one line per active window; stop at a newline (not fed back)."""
+               active: list[bool], gen: torch.Generator, literals: list[dict[str, list[int]]],
+               history: list[set[int]]) -> list[str]:
+        """Complete one line per active window; stop at a newline (not fed back). After a
+        complete number its unit is written for the model."""
         lines: list[list[int]] = [[] for _ in active]
         tails = [""] * len(active)
         done = [not a for a in active]
+        numbers: list[str | None] = [None] * len(active)
+        starts = [0] * len(active)  # where the number being written starts in its line
         for step in range(self.max_line_tokens):
-            chosen = self._choose(logits, lines, step, plans, gen)
+            chosen = self._choose(logits, lines, step, plans, gen, numbers, literals, history)
             feed: list[list[int]] = []
             for b, tok in enumerate(chosen):
                 if done[b]:
                     feed.append([])
-                elif self.stop[tok]:
+                    continue
+                if tok in self.number_pieces:
+                    if numbers[b] is None:
+                        starts[b] = len(lines[b])
+                    numbers[b] = (numbers[b] or "") + self.number_pieces[tok]
+                    lines[b].append(tok)
+                    feed.append([tok])
+                    continue
+                unit = literals[b].get(numbers[b] or "", []) if numbers[b] is not None else []
+                numbers[b] = None
+                if self.stop[tok]:
                     done[b] = True
                     tails[b] = self.piece[tok].split("\n")[0] if tok < len(self.piece) else ""
                     feed.append([])
+                elif unit:  # the unit of the number just written, instead of the model's token
+                    lines[b].extend(unit)
+                    feed.append(list(unit))
                 else:
                     lines[b].append(tok)
                     feed.append([tok])
             if all(done) or step == self.max_line_tokens - 1:
                 break
             logits = self._forward(state, feed)
+        for b, partial in enumerate(numbers):  # the line ran out inside a number
+            if partial is not None and not done[b]:
+                if partial in literals[b]:
+                    lines[b].extend(literals[b][partial])
+                else:
+                    del lines[b][starts[b]:]
         self.tokens_generated += sum(len(x) for x in lines)
+        for b, x in enumerate(lines):
+            history[b].update(x)
         return [(self.tok.decode(x, skip_special_tokens=True) + t).strip() if a else ""
                 for x, t, a in zip(lines, tails, active, strict=True)]
 
@@ -251,6 +322,7 @@ class GuidedGenerator:
         state = self._start(len(rows))
         gen = torch.Generator().manual_seed(self.seed + 7919 * attempt)
         out: list[list[str]] = [[] for _ in rows]
+        history: list[set[int]] = [set() for _ in rows]  # word tokens of earlier lines
         for k, group in enumerate(GROUPS):
             chunk_plans = [p[k] for p in plans] if plans else [None] * len(rows)
             chunks = []
@@ -263,8 +335,9 @@ class GuidedGenerator:
                 chunks.append(self._ids(text))
             logits = self._forward(state, chunks)
             active = [p is None or p.keep is None for p in chunk_plans]
-            lines = self._lines(state, logits, chunk_plans, active, gen) if any(active) \
-                else [""] * len(rows)
+            literals = [self._literals(row, group) for row in rows]
+            lines = self._lines(state, logits, chunk_plans, active, gen, literals, history) \
+                if any(active) else [""] * len(rows)
             for b, plan in enumerate(chunk_plans):
                 out[b].append(plan.keep if plan is not None and plan.keep is not None
                               else lines[b])

@@ -99,6 +99,11 @@ class HFInterpreter(Interpreter):
         self._remember(key, lines)
         return assemble(lines)
 
+    def warm(self) -> None:
+        """Encode the guided prompt's fixed prefix now (otherwise the first window pays it)."""
+        if self.guide is not None:
+            self.guide.warm()
+
     @property
     def usage(self) -> dict[str, float]:
         """Guided generation so far: windows generated, tokens, seconds."""
