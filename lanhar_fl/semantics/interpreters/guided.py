@@ -164,10 +164,10 @@ class GuidedGenerator:
             self.stop[i] = "\n" in t
             self.word[i] = any(c.isalpha() for c in t)
             core = t.strip().removeprefix("##")
+            if core and all(c.isdigit() or c == "." for c in core) and t == t.lstrip():
+                self.number_pieces[i] = core  # '.' too: it continues a number
             if any(c.isdigit() for c in t):
                 self.digit_free[i] = False
-                if core and all(c.isdigit() or c == "." for c in core) and t == t.lstrip():
-                    self.number_pieces[i] = core
             self.banned[i] = core.lower() in words
         eos = self.tok.eos_token_id
         for i in ([eos] if isinstance(eos, int) else list(eos or [])):
@@ -218,7 +218,8 @@ class GuidedGenerator:
     def _allowed_numbers(self, partial: str, literals: dict[str, list[int]]) -> list[int]:
         """Number pieces that keep ``partial`` + piece a prefix of one of ``literals``."""
         return [i for i, p in self.number_pieces.items()
-                if any(lit.startswith(partial + p) for lit in literals)]
+                if (partial or p[0] != ".") and any(lit.startswith(partial + p)
+                                                    for lit in literals)]
 
     def _choose(self, logits: torch.Tensor, lines: list[list[int]], step: int,
                 plans: list[SectionPlan | None], gen: torch.Generator,
@@ -236,7 +237,7 @@ class GuidedGenerator:
                 ids = ids[self.word[ids]]
                 s = scores[ids]
                 scores[ids] = torch.where(s > 0, s / self.penalty, s * self.penalty)
-            if step == 0:
+            if not any(self.word[t] for t in lines[b]):  # no empty or number-only lines
                 scores[self.stop] = -float("inf")
             scores[self.banned] = -float("inf")
             if plan.banned:
@@ -247,6 +248,8 @@ class GuidedGenerator:
             if partial is None or partial in literals[b]:
                 keep |= self.digit_free  # outside a number, or at a complete one
             scores[~keep] = -float("inf")
+            if not torch.isfinite(scores).any():  # nothing allowed is left: end the line
+                scores = torch.where(self.stop, row, torch.full_like(row, -float("inf")))
             if plan.temperature > 0:
                 probs = torch.softmax(scores / plan.temperature, -1)
                 out.append(int(torch.multinomial(probs, 1, generator=gen)))
@@ -281,10 +284,12 @@ class GuidedGenerator:
                 if done[b]:
                     feed.append([])
                     continue
-                if tok in self.number_pieces:
+                piece = self.number_pieces.get(tok)
+                if piece is not None and any(lit.startswith((numbers[b] or "") + piece)
+                                             for lit in literals[b]):
                     if numbers[b] is None:
                         starts[b] = len(lines[b])
-                    numbers[b] = (numbers[b] or "") + self.number_pieces[tok]
+                    numbers[b] = (numbers[b] or "") + piece
                     lines[b].append(tok)
                     feed.append([tok])
                     continue
