@@ -6,6 +6,7 @@ refuses non-loopback servers unless ``interpreter.allow_remote=true``.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from .interpreters import Interpreter, build_interpreter
 from .interpreters.prompt import PROMPT_VERSION
 from .regeneration import Check, Outcome, RegenerationStats, generate_checked
 from .validation import OutlierDetector, Rejection, ValidationSettings, Validator
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -98,6 +101,10 @@ def interpret_windows(windows: Windows, cfg: object, labels_known: bool = False,
     finally:
         if cache is not None:
             cache.close()
+        if not interpreter.deterministic:
+            log.info("interpret (%s): %d windows, %d cache hits, %d generations, %d fallbacks",
+                     interpreter.name, stats.windows, stats.cache_hits, stats.attempts,
+                     stats.fallbacks)
         if own:
             interpreter.close()
     return InterpretationResult(
@@ -117,19 +124,29 @@ def _first_pass(interpreter: Interpreter, table: FeatureTable, contexts: list[di
     from tqdm import tqdm
 
     outcomes = []
-    for i in tqdm(range(len(table)), desc=f"interpret ({interpreter.name})", unit="window",
-                  disable=not progress, leave=False):
-        row, ctx = table.row(i), contexts[i]
-        record = cache.get(keys[i]) if cache is not None else None
-        if record is not None:
-            stats.cache_hits += 1
-            outcomes.append(Outcome.from_record(record))
-            continue
-        outcome = generate_checked(interpreter, row, ctx, _checker(validator, row, ctx),
-                                   max_attempts, stats)
-        if cache is not None:
-            cache.put(keys[i], outcome.to_record())
-        outcomes.append(outcome)
+    block = max(1, int(getattr(interpreter, "batch_windows", 1)))
+    prefetch = getattr(interpreter, "prefetch", None)  # batched first answers (hf, guided)
+    bar = tqdm(total=len(table), desc=f"interpret ({interpreter.name})", unit="window",
+               disable=not progress, leave=False)
+    for start in range(0, len(table), block):
+        span = range(start, min(len(table), start + block))
+        records = {i: cache.get(keys[i]) if cache is not None else None for i in span}
+        todo = [i for i in span if records[i] is None]
+        if prefetch is not None and len(todo) > 1:
+            prefetch([table.row(i) for i in todo], [contexts[i] for i in todo])
+        for i in span:
+            row, ctx = table.row(i), contexts[i]
+            if records[i] is not None:
+                stats.cache_hits += 1
+                outcomes.append(Outcome.from_record(records[i]))
+                continue
+            outcome = generate_checked(interpreter, row, ctx, _checker(validator, row, ctx),
+                                       max_attempts, stats)
+            if cache is not None:
+                cache.put(keys[i], outcome.to_record())
+            outcomes.append(outcome)
+        bar.update(len(span))
+    bar.close()
     return outcomes
 
 

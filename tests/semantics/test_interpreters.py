@@ -167,7 +167,7 @@ def tiny_lm(tmp_path_factory):
 
 def test_hf_gibberish_is_regenerated_then_replaced_by_grounded(tiny_lm, synthetic, tmp_path):
     windows = synthetic.subset([0, 1])
-    cfg = config(tmp_path, "hf", model_path=str(tiny_lm), device="cpu",
+    cfg = config(tmp_path, "hf", model_path=str(tiny_lm), device="cpu", guided=False,
                  max_new_tokens=12, max_attempts=3)
     result = interpret_windows(windows, cfg, progress=False)
     table = compute_features(windows)
@@ -193,7 +193,7 @@ def test_hf_prompt_uses_the_chat_template_and_context(tiny_lm, synthetic):
 def test_hf_needs_a_model_directory(tmp_path):
     with pytest.raises(ConfigError, match="interpreter.model_path"):
         build_interpreter({"name": "hf", "model_path": None})
-    with pytest.raises(ConfigError, match="config.json"):
+    with pytest.raises(ConfigError, match="no config.json, no .gguf"):
         build_interpreter({"name": "hf", "model_path": str(tmp_path)})
 
 

@@ -1,39 +1,24 @@
-"""A local transformers causal LM (``interpreter.model_path``) prompted LanHAR-style.
+"""A local causal LM (``interpreter.model_path``: a transformers folder or a GGUF file).
 
-The model is loaded from a directory only (``local_files_only``; nothing is downloaded). Its
-chat template is used when the tokenizer has one, otherwise a plain "System/User/Assistant"
-prompt. Greedy decoding unless ``interpreter.temperature`` > 0.
+Nothing is downloaded (``local_files_only``); the model is loaded once per process
+(``loading.load``) and reused across windows, rounds and interpreter instances. By default
+generation is guided section by section (``guided.py``: we write the headers, the model
+completes one line each), which small models (0.1-3 B) can do; ``interpreter.guided=false``
+sends the whole seven-section request as one chat prompt instead (``prompt.py``), for larger
+models. Greedy decoding unless ``interpreter.temperature`` > 0 (one-request mode).
 """
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from ...config import ConfigError
 from .base import Interpreter, InterpreterError
+from .guided import GUIDED_VERSION, GuidedGenerator, assemble, row_key
+from .loading import load
 from .prompt import build_messages, render_plain
 
-
-def _fingerprint(path: Path) -> str:
-    """Short hash of the model's config and weight files (name, size, mtime)."""
-    h = hashlib.sha256()
-    config = path / "config.json"
-    if config.is_file():
-        h.update(config.read_bytes())
-    for f in sorted(path.glob("*")):
-        if f.suffix in (".safetensors", ".bin", ".gguf"):
-            st = f.stat()
-            h.update(f"{f.name}:{st.st_size}:{int(st.st_mtime)}".encode())
-    return h.hexdigest()[:12]
-
-
-def _device(name: str) -> str:
-    import torch
-
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return name
+MAX_REMEMBERED = 4096  # previous answers kept for section-level re-generation
 
 
 class HFInterpreter(Interpreter):
@@ -42,36 +27,91 @@ class HFInterpreter(Interpreter):
     name = "hf"
 
     def __init__(self, model_path: str | Path, device: str = "auto", max_new_tokens: int = 320,
-                 temperature: float = 0.0, seed: int = 0):
-        path = Path(str(model_path)).expanduser()
-        if not (path / "config.json").is_file():
-            raise ConfigError(f"interpreter.model_path={model_path}: not a model directory "
-                              "(no config.json); point it at a local transformers causal LM")
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-            self.model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True)
-        except (OSError, ValueError) as exc:
-            raise InterpreterError(f"cannot load the model in {path}: {exc}") from exc
-        self.device = _device(device)
-        self.model.to(self.device).eval()
+                 temperature: float = 0.0, seed: int = 0, guided: bool = True,
+                 batch_windows: int = 8, max_line_tokens: int = 48,
+                 repetition_penalty: float = 1.3, retry_temperature: float = 0.7,
+                 rel_tol: float = 0.05):
+        loaded = load(model_path, device)
+        self.model, self.tokenizer, self.device = loaded.model, loaded.tokenizer, loaded.device
         self.max_new_tokens = int(max_new_tokens)
         self.temperature = float(temperature)
         self.seed = int(seed)
-        self.model_id = f"{path.name}@{_fingerprint(path)}"
+        self.guided = bool(guided)
+        self.batch_windows = max(1, int(batch_windows)) if self.guided else 1
+        self.model_id = loaded.model_id + (f"+{GUIDED_VERSION}" if self.guided else "")
         self.max_positions = (getattr(self.model.config, "max_position_embeddings", None)
                               or getattr(self.model.config, "n_positions", None))
+        self.guide = GuidedGenerator(self.model, self.tokenizer, self.device,
+                                     max_line_tokens=max_line_tokens,
+                                     repetition_penalty=repetition_penalty,
+                                     retry_temperature=retry_temperature, seed=seed,
+                                     rel_tol=rel_tol) if self.guided else None
+        self._pending: dict[str, list[str]] = {}  # prefetched first answers
+        self._last: dict[str, list[str]] = {}  # the latest lines per window
+        self._attempts: dict[str, int] = {}
 
     @classmethod
     def from_config(cls, cfg: object) -> HFInterpreter:
         path = cfg.get("model_path")
         if not path:
-            raise ConfigError("interpreter.model_path is not set: give the directory of a local "
-                              "transformers causal LM (interpreter=hf interpreter.model_path=DIR)")
+            raise ConfigError("interpreter.model_path is not set: give a local transformers "
+                              "causal LM folder or a .gguf file (interpreter=hf "
+                              "interpreter.model_path=PATH)")
         return cls(path, device=str(cfg.get("device", "auto")),
                    max_new_tokens=int(cfg.get("max_new_tokens", 320)),
-                   temperature=float(cfg.get("temperature", 0.0)), seed=int(cfg.get("seed", 0)))
+                   temperature=float(cfg.get("temperature", 0.0)), seed=int(cfg.get("seed", 0)),
+                   guided=bool(cfg.get("guided", True)),
+                   batch_windows=int(cfg.get("batch_windows", 8)),
+                   max_line_tokens=int(cfg.get("max_line_tokens", 48)),
+                   repetition_penalty=float(cfg.get("repetition_penalty", 1.3)),
+                   retry_temperature=float(cfg.get("retry_temperature", 0.7)),
+                   rel_tol=float(cfg.get("grounding_rel_tol", 0.05)))
+
+    # ---------------------------------------------------------------- guided
+
+    def _remember(self, key: str, lines: list[str]) -> None:
+        if len(self._last) >= MAX_REMEMBERED:
+            self._last.clear()
+            self._attempts.clear()
+        self._last[key] = lines
+
+    def prefetch(self, rows: list[dict[str, float]], contexts: list[dict]) -> None:
+        """Generate the first answers of these windows together (batched, guided mode)."""
+        if not self.guided or not rows:
+            return
+        keys = [row_key(r, c) for r, c in zip(rows, contexts, strict=True)]
+        todo = [i for i, k in enumerate(keys) if k not in self._pending]
+        for start in range(0, len(todo), self.batch_windows):
+            block = todo[start:start + self.batch_windows]
+            for i, lines in zip(block, self.guide.run([rows[i] for i in block]), strict=True):
+                self._pending[keys[i]] = lines
+
+    def _guided(self, row: dict[str, float], context: dict, feedback: list[str] | None) -> str:
+        key = row_key(row, context)
+        previous = self._last.get(key)
+        if feedback and previous is not None:
+            attempt = self._attempts.get(key, 0) + 1
+            self._attempts[key] = attempt
+            plans = self.guide.retry_plans(row, context, previous)
+            lines = self.guide.run([row], [plans], attempt=attempt)[0]
+        else:
+            lines = self._pending.pop(key, None) or self.guide.run([row])[0]
+        self._remember(key, lines)
+        return assemble(lines)
+
+    def warm(self) -> None:
+        """Encode the guided prompt's fixed prefix now (otherwise the first window pays it)."""
+        if self.guide is not None:
+            self.guide.warm()
+
+    @property
+    def usage(self) -> dict[str, float]:
+        """Guided generation so far: windows generated, tokens, seconds."""
+        g = self.guide
+        return {} if g is None else {"generations": g.calls, "tokens": g.tokens_generated,
+                                     "seconds": round(g.seconds, 3)}
+
+    # ---------------------------------------------------------------- one request
 
     def prompt(self, messages: list[dict[str, str]]) -> str:
         """The prompt string: the chat template when there is one, else a plain prompt."""
@@ -88,6 +128,8 @@ class HFInterpreter(Interpreter):
 
     def generate(self, features_row: dict[str, float], context: dict,
                  feedback: list[str] | None = None) -> str:
+        if self.guided:
+            return self._guided(features_row, context, feedback)
         import torch
 
         text = self.prompt(build_messages(features_row, context, feedback))
@@ -114,4 +156,6 @@ class HFInterpreter(Interpreter):
         return self.tokenizer.decode(out[0, n_in:], skip_special_tokens=True).strip()
 
     def close(self) -> None:
+        """Drop this instance's references; the process keeps the loaded model for reuse."""
         self.model = None
+        self.guide = None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..features import FEATURES, GROUPS, SECTION_TITLES, format_number
 
-PROMPT_VERSION = "lanhar-7s-v1"
+PROMPT_VERSION = "lanhar-7s-v2"
 
 SYSTEM_PROMPT = (
     "You are an expert in wearable inertial-sensor signal analysis. You describe the motion "
@@ -20,16 +20,21 @@ UNITS = {"m/s^2": "m/s²", "m/s^3": "m/s³", "1": ""}
 
 
 def _sensor_line(context: dict) -> str:
-    placement = context.get("placement") or "unknown"
+    """Where the phone was and what the features were computed from (always after removing
+    gravity: ``features.py`` works on the dynamic acceleration)."""
+    placement = context.get("placement")
     device = context.get("device") or "a phone"
-    gravity = ("gravity removed" if context.get("gravity_removed") else "gravity included")
-    if context.get("gravity_aligned"):
-        gravity += ", rotated so that +Z points up"
+    where = (f"worn at the {placement}" if placement and placement != "unknown"
+             else "at an unknown placement")
+    vertical = ("the vertical axis is known (gravity-aligned)" if context.get("gravity_aligned")
+                else "the vertical axis is estimated from gravity"
+                if not context.get("gravity_removed") else "the vertical axis is unknown")
     gyro = "present" if context.get("has_gyro", True) else "absent (accelerometer only)"
     rate = format_number(float(context.get("sampling_rate_hz", 50.0)))
     seconds = format_number(float(context.get("window_seconds", 2.56)))
-    return (f"Sensor: {device} worn at the {placement}; a {seconds} s window sampled at {rate} "
-            f"Hz; accelerometer with {gravity}; gyroscope {gyro}.")
+    return (f"Sensor: {device} {where}; a {seconds} s window sampled at {rate} Hz; "
+            f"acceleration features are computed after removing gravity, and {vertical}; "
+            f"gyroscope {gyro}.")
 
 
 def feature_block(row: dict[str, float]) -> str:
