@@ -266,7 +266,9 @@ class RoundKeeper:
         self.strategy: Resumed | None = None
 
     def wrap(self, strategy: Strategy) -> Resumed:
-        self.strategy = Resumed(strategy, self.offset, int(self.cfg.seed))
+        # named after the wrapped strategy: Flower's log says "Starting <class name> strategy"
+        named = type(type(strategy).__name__, (Resumed,), {})
+        self.strategy = named(strategy, self.offset, int(self.cfg.seed))
         return self.strategy
 
     def restore(self, history: list[dict], round_privacy: dict[int, tuple[float, float]]) -> None:

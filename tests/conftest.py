@@ -57,5 +57,6 @@ def _flower_logs_to_this_tests_stderr():
     (and its lines then fail to print). Point it at this test's stderr."""
     flower_logger = sys.modules.get("flwr.supercore.logger")
     if flower_logger is not None:
-        flower_logger.console_handler.setStream(sys.stderr)
+        # not setStream(): it flushes the old stream, which may be the closed one
+        flower_logger.console_handler.stream = sys.stderr
     yield
