@@ -352,15 +352,7 @@ class TextEncoder(torch.nn.Module):
         """Mean-pooled (C, D) embeddings of padded token-id chunks."""
         if self._frozen_layers:
             return self._encode_top(chunks)
-        pad = self.tokenizer.pad_token_id or 0
-        width = max(len(c) for c in chunks)
-        ids = torch.full((len(chunks), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(chunks), width), dtype=torch.long)
-        for row, chunk in enumerate(chunks):
-            ids[row, :len(chunk)] = torch.tensor(chunk, dtype=torch.long)
-            mask[row, :len(chunk)] = 1
-        device = self.device
-        ids, mask = ids.to(device), mask.to(device)
+        ids, mask = self._padded(chunks)
         hidden = self.model(input_ids=ids, attention_mask=mask).last_hidden_state
         m = mask.unsqueeze(-1).to(hidden.dtype)
         return (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
