@@ -8,7 +8,8 @@ import pytest
 
 from lanhar_fl.config import ConfigError
 from lanhar_fl.semantics.interpreters import build_interpreter
-from lanhar_fl.semantics.interpreters.loading import LOADS, resolve
+from lanhar_fl.semantics.interpreters.base import InterpreterError
+from lanhar_fl.semantics.interpreters.loading import LOADS, load, resolve
 from lanhar_fl.semantics.validation import Validator, check_structure
 
 HIDDEN, HEADS, LAYERS, FFN = 16, 2, 1, 32
@@ -89,3 +90,21 @@ def test_model_path_errors_name_the_setting(tmp_path, tiny_gguf):
     with pytest.raises(ConfigError, match="several .gguf files"):
         resolve(tmp_path)
     assert resolve(tmp_path / "a.gguf").gguf_file == "a.gguf"
+
+
+def test_pickled_weights_are_never_loaded(tmp_path, tiny_lm):
+    """A model folder holding only a pickled ``pytorch_model.bin`` is refused, not unpickled."""
+    import shutil
+
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    folder = tmp_path / "pickled"
+    shutil.copytree(tiny_lm, folder)
+    for weights in folder.glob("*.safetensors"):
+        weights.unlink()
+    torch.save(AutoModelForCausalLM.from_pretrained(tiny_lm).state_dict(),
+               folder / "pytorch_model.bin")  # what a hostile folder would hold
+    assert (folder / "pytorch_model.bin").is_file()
+    with pytest.raises(InterpreterError, match="cannot load the model"):
+        load(folder, device="cpu")

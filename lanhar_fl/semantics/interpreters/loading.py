@@ -114,8 +114,10 @@ def load(model_path: str | Path, device: str = "auto") -> LoadedModel:
         try:
             tokenizer = AutoTokenizer.from_pretrained(source.folder, local_files_only=True,
                                                       **extra)
+            # weights from safetensors (or the GGUF file) only: never unpickle a .bin
+            weights = extra or {"use_safetensors": True}
             model = AutoModelForCausalLM.from_pretrained(source.folder, local_files_only=True,
-                                                         **extra)
+                                                         **weights)
         except (OSError, ValueError) as exc:
             raise InterpreterError(f"cannot load the model {key[0]}: {exc}") from exc
         model.to(dev).eval()
