@@ -7,7 +7,8 @@ windows, interpretations, embeddings and received text-side artefacts; default:
 ``$LANHAR_FL_CACHE``, else ``~/.cache/lanhar-fl``: never a folder the server names) and optional
 ``policy`` (the phone's policy file, ``client/policy.py``). Labels are not needed for training
 (stage 2 aligns windows with their own interpretations); they are used only when present, for
-local evaluation.
+local evaluation. ``federation.max_phone_windows`` caps the windows a phone uses (interprets and
+trains on): the same seeded subset every round, so the interpretation cache answers later rounds.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
+import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from lanhar_fl.config import ConfigError, config_dir
@@ -51,14 +53,26 @@ def localize(cfg: DictConfig, node_config: Mapping[str, object]) -> str | None:
 
 
 def local_windows(cfg: DictConfig, node_config: Mapping[str, object]) -> tuple[Windows, int]:
-    """(this phone's windows, a stable phone index for seeding)."""
+    """(this phone's windows, at most ``federation.max_phone_windows``; a stable phone index
+    for seeding)."""
     if PARTITION_ID in node_config:
         pid = int(node_config[PARTITION_ID])
-        return phone_windows(cfg, pid), pid
+        return capped(cfg, phone_windows(cfg, pid), pid), pid
     if DATA_PATH in node_config:
-        return _deployed_windows(cfg, node_config), int(node_config.get(PHONE_ID, 0))
+        pid = int(node_config.get(PHONE_ID, 0))
+        return capped(cfg, _deployed_windows(cfg, node_config), pid), pid
     raise ConfigError("this SuperNode has neither `partition-id` (simulation) nor `data-path` "
                       "(deployment) in its node config")
+
+
+def capped(cfg: DictConfig, windows: Windows, phone_index: int) -> Windows:
+    """At most ``federation.max_phone_windows`` windows (null: all): a subset seeded by the run's
+    seed and the phone, identical in every round, in the windows' order."""
+    cap = cfg.federation.get("max_phone_windows")
+    if cap is None or len(windows) <= int(cap):  # config_checks: a count >= 1 or null
+        return windows
+    rng = np.random.default_rng([int(cfg.seed), phone_index])
+    return windows.subset(np.sort(rng.permutation(len(windows))[: int(cap)]))
 
 
 def _deployed_windows(cfg: DictConfig, node_config: Mapping[str, object]) -> Windows:

@@ -156,6 +156,7 @@ RULES: dict[str, Callable[[Any], str | None]] = {
     "train.stage1.source": Stage1Sources(),
     "federation.stage1_public_phones": COUNT,
     "federation.stage1_max_windows": Integer(1, nullable=True),
+    "federation.max_phone_windows": Integer(1, nullable=True),
     "federation.cpus_per_phone": POSITIVE,
     "federation.audit_replies": Boolean(),
     "federation.text_side_path": Text(nullable=True),
