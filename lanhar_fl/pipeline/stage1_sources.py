@@ -215,6 +215,11 @@ def _synthetic_cfg(cfg: DictConfig, phones: int) -> DictConfig:
     OmegaConf.set_struct(sub, False)
     sub.dataset = OmegaConf.load(config_dir() / "dataset" / "synthetic.yaml")
     sub.dataset.num_phones = int(phones)
+    # Long enough that every public phone does every activity (bouts of 20-50 s cycle through
+    # them): with the phones' 2 minutes, whole placements lacked whole activities.
+    minutes = (cfg.get("federation") or {}).get("stage1_public_minutes")
+    if minutes:
+        sub.dataset.minutes_per_phone = float(minutes)
     sub.dataset.seed = int(cfg.seed) + PUBLIC_SEED_OFFSET
     sub.data.max_windows = None
     return sub

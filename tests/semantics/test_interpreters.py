@@ -54,15 +54,18 @@ def config(tmp_path, backend: str, **settings) -> OmegaConf:
 # ----------------------------------------------------------------------------- grounded
 
 
-def test_grounded_text_has_seven_sections_and_is_valid(synthetic):
+@pytest.mark.parametrize("style", ["cited", "words"])
+def test_grounded_text_has_seven_sections_and_is_valid(synthetic, style):
     table = compute_features(synthetic)
     validator = Validator()
     for i in range(len(synthetic)):
-        text = grounded_text(table.row(i))
+        text = grounded_text(table.row(i), style=style)
         lines = text.split("\n")
         assert [ln.split(":")[0] for ln in lines] == [SECTION_TITLES[g] for g in GROUPS]
         assert validator.validate(text, table.row(i)) == [], text
         assert not mentions_activity(text, WORDS)
+        if style == "words":
+            assert not re.search(r"\d", text), text
 
 
 def test_accelerometer_only_windows_get_no_gyro_statements(synthetic):
@@ -81,6 +84,7 @@ def test_accelerometer_only_windows_get_no_gyro_statements(synthetic):
        freq=st.floats(0.2, 6.0), has_gyro=st.booleans(), removed=st.booleans(),
        aligned=st.booleans())
 def test_grounded_text_never_names_an_activity(seed, scale, freq, has_gyro, removed, aligned):
+    """Both wordings, any signal: no activity word, and valid."""
     rng = np.random.default_rng(seed)
     t = np.arange(128) / 50.0
     data = rng.normal(0, scale, (3, 128, 6)) * rng.uniform(0, 1, (3, 1, 6))
@@ -94,9 +98,33 @@ def test_grounded_text_never_names_an_activity(seed, scale, freq, has_gyro, remo
                 placements=np.full(3, "pocket"), devices=np.full(3, "x"))
     table = compute_features(w)
     for i in range(3):
-        text = grounded_text(table.row(i))
-        assert not mentions_activity(text, WORDS), text
-        assert Validator().validate(text, table.row(i)) == [], text
+        for style in ("cited", "words"):
+            text = grounded_text(table.row(i), style=style)
+            assert not mentions_activity(text, WORDS), text
+            assert Validator().validate(text, table.row(i)) == [], text
+
+
+def test_word_levels_are_ordered_and_never_name_an_activity():
+    """Every value gets exactly one word per feature, and no word is an activity word."""
+    from lanhar_fl.semantics.interpreters import descriptive
+
+    tables = [v for v in vars(descriptive).values()
+              if isinstance(v, tuple) and v and isinstance(v[0], tuple)]
+    assert len(tables) >= 10
+    for table in tables:
+        limits = [limit for limit, _ in table]
+        assert limits == sorted(limits) and len(set(limits)) == len(limits)
+        assert limits[-1] == float("inf")
+        for _, phrase in table:
+            assert not mentions_activity(phrase, WORDS), phrase
+
+
+def test_words_style_is_the_default_and_cited_is_asked_for(tmp_path):
+    assert build_interpreter(config(tmp_path, "grounded").interpreter).style == "words"
+    cited = build_interpreter(config(tmp_path, "grounded", style="cited").interpreter)
+    assert cited.model_id != build_interpreter(config(tmp_path, "grounded").interpreter).model_id
+    with pytest.raises(ConfigError, match="interpreter.style"):
+        build_interpreter(config(tmp_path, "grounded", style="poetic").interpreter)
 
 
 # ----------------------------------------------------------------------------- validators

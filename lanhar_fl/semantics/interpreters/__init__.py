@@ -13,7 +13,8 @@ def build_interpreter(cfg: object) -> Interpreter:
     """The interpreter the ``interpreter`` config section names (backends imported lazily)."""
     name = str(cfg.get("name", "grounded")) if hasattr(cfg, "get") else "grounded"
     if name == "grounded":
-        return GroundedInterpreter()
+        return GroundedInterpreter(str(cfg.get("style") or "words") if hasattr(cfg, "get")
+                                   else "words")
     if name == "hf":
         from .hf import HFInterpreter
 

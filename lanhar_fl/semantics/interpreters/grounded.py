@@ -1,7 +1,10 @@
 """Deterministic interpretation written straight from the features: the default and the fallback.
 
 Seven lines, one per section, each opening with its fixed header (``Strength:`` ...); a known
-placement opens the Strength line (``device at the wrist``). Every
+placement opens the Strength line (``device at the wrist``). Two wordings
+(``interpreter.style``): ``words`` (the default; graded words per feature, no numbers,
+``descriptive.py``) and ``cited`` (below: a word or two, then the numbers, the way LanHAR's LLM
+writes; the generative backends' fallback and worked examples). In the cited wording every
 number is a feature value (two significant digits) followed by its unit; absent features are not
 mentioned (an accelerometer-only window gets no gyroscope numbers). No activity is ever named.
 
@@ -32,7 +35,9 @@ Vertical impact    impact_p2v_median      < 3 soft, < 8 moderate, < 14 hard, els
 
 from __future__ import annotations
 
+from ...config import ConfigError
 from ..features import FEATURES, GROUPS, SECTION_TITLES, format_number
+from . import descriptive
 from .base import Interpreter
 
 SIGNIFICANT = 2
@@ -174,23 +179,38 @@ def placement_phrase(context: dict | None) -> str | None:
     return None if where is None else f"device {where}"
 
 
-def grounded_text(row: dict[str, float], context: dict | None = None) -> str:
-    """The seven-section interpretation of one feature row; a known placement (``context``)
-    opens the Strength line, since the same motion reads differently at the wrist and waist."""
-    lines = {g: SECTION_WRITERS[g](row) for g in GROUPS}
+STYLES = {"cited": SECTION_WRITERS, "words": descriptive.SECTION_WRITERS}
+
+
+def grounded_text(row: dict[str, float], context: dict | None = None,
+                  style: str = "cited") -> str:
+    """The seven-section interpretation of one feature row in ``style`` (``cited`` or
+    ``words``); a known placement (``context``) opens the Strength line, since the same motion
+    reads differently at the wrist and waist."""
+    writers = STYLES[style]
+    lines = {g: writers[g](row) for g in GROUPS}
     where = placement_phrase(context)
     if where:
         lines["strength"] = f"{where}; {lines['strength']}"
     return "\n".join(f"{SECTION_TITLES[g]}: {lines[g]}." for g in GROUPS)
 
 
+MODEL_IDS = {"cited": "grounded-v2", "words": "grounded-words-v1"}
+
+
 class GroundedInterpreter(Interpreter):
     """Template text from the features: deterministic, instant, never names an activity."""
 
     name = "grounded"
-    model_id = "grounded-v2"
     deterministic = True
+
+    def __init__(self, style: str = "words") -> None:
+        if style not in STYLES:
+            raise ConfigError(f"interpreter.style must be one of {', '.join(STYLES)}, "
+                              f"got {style!r}")
+        self.style = style
+        self.model_id = MODEL_IDS[style]
 
     def generate(self, features_row: dict[str, float], context: dict,
                  feedback: list[str] | None = None) -> str:
-        return grounded_text(features_row, context)
+        return grounded_text(features_row, context, self.style)
