@@ -74,13 +74,13 @@ ACTIVITIES: dict[str, Activity] = {
         sway_angle=0.02, swing=(0.05, 0.35, 0.32, 0.32), flexion=(0.05, 0.1, 0.1, 0.05),
         step_noise=2.2),
     "upstairs": Activity(
-        cycle_hz=0.84, vertical=(2.5, 1.9, 0.4), vertical_phase=(0.0, 1.8, 0.4),
-        forward=(1.6, 0.8), lateral=1.3, impact=1.5, impact_tau=0.06, sway=0.1,
+        cycle_hz=0.84, vertical=(2.7, 1.9, 0.4), vertical_phase=(0.0, 1.8, 0.4),
+        forward=(1.6, 0.8), lateral=1.3, impact=3.0, impact_tau=0.06, sway=0.1,
         sway_angle=0.02, swing=(0.05, 0.45, 0.15, 0.12), flexion=(0.15, 0.55, 0.2, 0.05),
         step_noise=1.6, turn_rate=0.35),
     "downstairs": Activity(
-        cycle_hz=0.91, vertical=(3.4, 1.2, 0.7), vertical_phase=(0.0, 0.3, 2.2),
-        forward=(1.6, 0.6), lateral=1.4, impact=8.0, impact_tau=0.025, sway=0.1,
+        cycle_hz=0.91, vertical=(3.8, 1.2, 0.7), vertical_phase=(0.0, 0.5, 2.2),
+        forward=(1.6, 0.6), lateral=1.4, impact=14.0, impact_tau=0.025, sway=0.1,
         sway_angle=0.02, swing=(0.05, 0.30, 0.20, 0.15), flexion=(-0.05, 0.2, 0.2, 0.05),
         step_noise=2.4, turn_rate=0.35),
     "sit": Activity(sway=0.03, sway_angle=0.01, flexion=(-0.25, 1.45, 1.2, 0.1)),
