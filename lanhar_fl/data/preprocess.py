@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
-from scipy import signal
 
 from .errors import DataError
 from .recording import UNLABELLED, Recording
@@ -133,6 +132,8 @@ def resample(x: np.ndarray, from_hz: float, to_hz: float) -> np.ndarray:
     """Polyphase resampling along axis 0 (anti-aliased); identity when the rates match."""
     if np.isclose(from_hz, to_hz):
         return x
+    from scipy import signal  # here: importing it costs a deployed phone ~0.5 s per message
+
     ratio = Fraction(to_hz / from_hz).limit_denominator(1000)
     return signal.resample_poly(x, ratio.numerator, ratio.denominator, axis=0, padtype="line")
 
@@ -155,6 +156,8 @@ def resample_nearest(values: np.ndarray, from_hz: float, to_hz: float) -> np.nda
 
 def estimate_gravity(acc: np.ndarray, rate_hz: float, cutoff_hz: float = 0.3) -> np.ndarray:
     """Gravity as the low-passed accelerometer (zero-phase Butterworth); mean for short inputs."""
+    from scipy import signal
+
     sos = signal.butter(2, cutoff_hz, btype="low", fs=rate_hz, output="sos")
     if len(acc) <= 3 * (2 * len(sos) + 1) * 4:
         return np.broadcast_to(acc.mean(axis=0), acc.shape).copy()

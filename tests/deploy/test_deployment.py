@@ -7,7 +7,7 @@ dataset (a synthetic phone written in the UCI HAPT RawData layout, ``lanhar_fl.d
 a fourth SuperNode whose key was never registered; ``flwr run .`` of this checkout, 2 rounds of
 ``preset=smoke`` sampling 2 of the 3 phones per round; the first phone that receives a train
 message is SIGKILLed (with its process group) mid-round. Every process is tracked by PID and
-ended at teardown; ``FLWR_HOME`` is a temporary folder.
+ended at teardown (``lanhar_fl.deploy.loopback``); ``FLWR_HOME`` is a temporary folder.
 
 Observed with flwr 1.42: the killed phone's message gets a "Node Unavailable" error reply once
 the SuperLink has missed its heartbeats (2 x 30 s after the last one), so the round completes
@@ -18,20 +18,13 @@ wait for a third phone forever).
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
-import os
 import re
-import signal
-import socket
-import subprocess
-import sys
-import sysconfig
 import time
 import zipfile
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +38,16 @@ from flwr.serverapp import Grid
 from client.local_data import local_windows
 from lanhar_fl.config import load_config
 from lanhar_fl.deploy.certs import CertsPlan, generate, supernode_key_pair
+from lanhar_fl.deploy.loopback import (
+    REPO_ROOT,
+    Deployment,
+    flower_env,
+    free_ports,
+    register,
+    start_superlink,
+    supernode_args,
+    wait_until,
+)
 from lanhar_fl.deploy.node_data import (
     hapt_phones,
     split_hapt,
@@ -54,7 +57,6 @@ from lanhar_fl.deploy.node_data import (
 from lanhar_fl.eval.metrics import validate_metrics_json
 from server.distribution import ArtifactGrid
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 NODES = 3
 ROUNDS = 2
 CONNECTION = "lanhar-test"
@@ -62,155 +64,6 @@ RUN_OVERRIDES = ("preset=smoke", f"rounds={ROUNDS}", "phones_per_round=2",
                  "federation.min_phones=2", "federation.stage1_source=none",
                  "federation.round_timeout_s=240")
 RUN_TIMEOUT_S = 420
-
-
-# ---------------------------------------------------------------- processes, by PID
-
-
-def _start_time(pid: int) -> int | None:
-    """The kernel start time of ``pid`` (tells a live process from a reused PID)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return int(stat.rsplit(")", 1)[1].split()[19])
-
-
-def _children() -> dict[int, list[int]]:
-    tree: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            tree.setdefault(ppid, []).append(int(entry.name))
-    return tree
-
-
-def _descendants(pid: int) -> list[int]:
-    tree, found, todo = _children(), [], [pid]
-    while todo:
-        for child in tree.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-@dataclass
-class Deployment:
-    """Processes of one deployment: started in their own sessions, logged, ended by PID."""
-
-    root: Path
-    env: dict[str, str]
-    procs: dict[str, subprocess.Popen] = field(default_factory=dict)
-    seen: dict[int, tuple[int, str]] = field(default_factory=dict)  # pid -> (start, name)
-
-    def log(self, name: str) -> Path:
-        return self.root / "logs" / f"{name}.log"
-
-    def start(self, name: str, *args: str) -> subprocess.Popen:
-        self.log(name).parent.mkdir(parents=True, exist_ok=True)
-        with self.log(name).open("wb") as out:
-            proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, env=self.env, cwd=REPO_ROOT,
-                                    start_new_session=True)
-        self.procs[name] = proc
-        self.track()
-        return proc
-
-    def track(self) -> None:
-        """Remember every live process of the deployment (children appear and go)."""
-        for name, proc in self.procs.items():
-            for pid in [proc.pid, *_descendants(proc.pid)]:
-                start = _start_time(pid)
-                if start is not None:
-                    self.seen.setdefault(pid, (start, name))
-
-    def text(self, name: str) -> str:
-        return self.log(name).read_text(errors="replace")
-
-    def flwr(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-        return subprocess.run(["flwr", *args], env=self.env, cwd=REPO_ROOT, timeout=timeout,
-                              capture_output=True, text=True)
-
-    def nodes(self) -> dict[str, str]:
-        """node id -> status, as the SuperLink reports them (``flwr supernode list``)."""
-        res = self.flwr("supernode", "list", CONNECTION, "--format", "json")
-        assert res.returncode == 0, res.stdout + res.stderr
-        return {n["node-id"]: n["status"] for n in json.loads(res.stdout)["nodes"]}
-
-    def kill_group(self, name: str, sig: int = signal.SIGKILL) -> None:
-        self.track()
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.procs[name].pid, sig)
-
-    def alive(self) -> list[str]:
-        return [f"{pid} ({name})" for pid, (start, name) in self.seen.items()
-                if _start_time(pid) == start and not _zombie(pid)]
-
-    def stop(self, grace_s: float = 15.0) -> list[str]:
-        """SIGTERM every process group and every tracked PID, SIGKILL what is left after
-        ``grace_s``; the processes still alive after that (should be none)."""
-        self.track()
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGTERM)
-        self._signal_seen(signal.SIGTERM)
-        deadline = time.monotonic() + grace_s
-        while self.alive() and time.monotonic() < deadline:
-            for proc in self.procs.values():
-                proc.poll()  # reap our direct children
-            time.sleep(0.2)
-        self._signal_seen(signal.SIGKILL)
-        for proc in self.procs.values():
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=5)
-        time.sleep(0.5)
-        return self.alive()
-
-    def _signal_seen(self, sig: int) -> None:
-        for pid, (start, _) in self.seen.items():
-            if _start_time(pid) == start:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, sig)
-
-
-def _zombie(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return True
-
-
-def wait_until(condition: Callable[[], object], timeout: float, what: str,
-               every: float = 0.5) -> object:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(every)
-
-
-def free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
-def port_open(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.5)
-        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 # ---------------------------------------------------------------- the scenario
@@ -234,14 +87,6 @@ class Outcome:
     wall_s: float
 
 
-def _supernode_args(port: int, link_port: int, certs: Path, key: Path, node_config: str,
-                    ) -> list[str]:
-    return ["flower-supernode", "--superlink", f"127.0.0.1:{link_port}",
-            "--root-certificates", str(certs / "ca.crt"),
-            "--auth-supernode-private-key", str(key), "--port", str(port),
-            "--node-config", node_config]
-
-
 def _run(dep: Deployment, tmp: Path) -> Outcome:
     t0 = time.monotonic()
     certs = tmp / "certs"
@@ -254,39 +99,16 @@ def _run(dep: Deployment, tmp: Path) -> Outcome:
     data = write_synthetic_nodes(tmp / "data", NODES, minutes=2.0)
     link_port, *node_ports = free_ports(NODES + 2)
 
-    dep.start("superlink", "flower-superlink",
-              "--ssl-ca-certfile", str(certs / "ca.crt"),
-              "--ssl-certfile", str(certs / "server.pem"),
-              "--ssl-keyfile", str(certs / "server.key"),
-              "--enable-supernode-auth", "--host", "127.0.0.1", "--port", str(link_port),
-              "--disable-runtime-dependency-installation")
-    home = Path(dep.env["FLWR_HOME"])
-    home.mkdir(parents=True, exist_ok=True)
-    (home / "config.toml").write_text(
-        f'[superlink]\ndefault = "{CONNECTION}"\n\n[superlink.{CONNECTION}]\n'
-        f'address = "127.0.0.1:{link_port}"\nroot-certificates = "{certs / "ca.crt"}"\n')
-    wait_until(lambda: port_open(link_port) or dep.procs["superlink"].poll() is not None,
-               60, "the SuperLink port")
-    assert dep.procs["superlink"].poll() is None, dep.text("superlink")
-
-    # Register the three keys (in parallel: each `flwr` call costs ~2 s of start-up).
-    registering = [subprocess.Popen(
-        ["flwr", "supernode", "register", str(certs / f"supernode_{i}.pub"), CONNECTION,
-         "--format", "json"], env=dep.env, cwd=REPO_ROOT, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True) for i in range(1, NODES + 1)]
-    registered = set()
-    for proc in registering:
-        out, _ = proc.communicate(timeout=60)
-        assert proc.returncode == 0, out
-        registered.add(str(json.loads(out[out.index("{"):])["node-id"]))
+    start_superlink(dep, certs, link_port)
+    registered = register(dep, [certs / f"supernode_{i}.pub" for i in range(1, NODES + 1)])
     assert len(registered) == NODES
 
     for i in range(1, NODES + 1):
         config = (f'data-path="{data[i - 1]}" dataset="uci_hapt" phone-id={i} '
                   f'cache-dir="{tmp / f"node_{i}-cache"}"')
-        dep.start(f"supernode_{i}", *_supernode_args(node_ports[i - 1], link_port, certs,
+        dep.start(f"supernode_{i}", *supernode_args(node_ports[i - 1], link_port, certs,
                                                      certs / f"supernode_{i}", config))
-    dep.start("rogue", *_supernode_args(node_ports[NODES], link_port, certs, rogue_key,
+    dep.start("rogue", *supernode_args(node_ports[NODES], link_port, certs, rogue_key,
                                         f'data-path="{data[0]}" dataset="uci_hapt" phone-id=9'))
 
     def all_online() -> dict[str, str] | None:
@@ -334,9 +156,7 @@ def _run(dep: Deployment, tmp: Path) -> Outcome:
     match = re.search(r"Successfully started run (\d+)", run_log)
     assert match, run_log[-3000:]
     run_id = match.group(1)
-    res = dep.flwr("list", CONNECTION, "--run-id", run_id, "--format", "json")
-    runs = json.loads(res.stdout).get("runs", []) if res.returncode == 0 else []
-    status = runs[0]["status"] if runs else f"unknown: {res.stdout} {res.stderr}"
+    status = dep.run_status(run_id)
     return Outcome(dep=dep, run_dir=run_dir, node_ids=node_ids, registered=registered,
                    rogue_rc=dep.procs["rogue"].returncode, nodes_before_run=nodes_before,
                    nodes_after_run=dep.nodes(), killed=killed, run_id=run_id,
@@ -347,16 +167,7 @@ def _run(dep: Deployment, tmp: Path) -> Outcome:
 @pytest.fixture(scope="module")
 def outcome(tmp_path_factory) -> Iterator[Outcome]:
     tmp = tmp_path_factory.mktemp("deploy")
-    scripts = sysconfig.get_path("scripts")
-    missing = [t for t in ("flower-superlink", "flower-supernode", "flower-superexec", "flwr")
-               if not (Path(scripts) / t).exists()]
-    assert not missing, f"{missing} not installed beside {sys.executable}"
-    env = dict(os.environ)
-    env.update(FLWR_HOME=str(tmp / "flwr-home"), FLWR_DISABLE_UPDATE_CHECK="1",
-               LANHAR_FL_CACHE=str(tmp / "server-cache"), HF_HUB_OFFLINE="1",
-               TRANSFORMERS_OFFLINE="1", PYTHONUNBUFFERED="1",
-               PATH=f"{scripts}{os.pathsep}{env.get('PATH', '')}")
-    dep = Deployment(tmp, env)
+    dep = Deployment(tmp, flower_env(tmp), CONNECTION)
     try:
         result = _run(dep, tmp)
         print(f"\ndeployment: {result.wall_s:.0f}s in all; streamed-log times (s after flwr "
