@@ -156,6 +156,8 @@ RULES: dict[str, Callable[[Any], str | None]] = {
     "federation.stage1_source": Stage1Sources(),
     "train.stage1.source": Stage1Sources(),
     "federation.stage1_public_phones": COUNT,
+    "federation.warm_start_epochs": Integer(0),
+    "federation.warm_start_max_windows": Integer(1, nullable=True),
     "federation.stage1_public_minutes": Number(0, low_open=True, nullable=True),
     "federation.stage1_max_windows": Integer(1, nullable=True),
     "federation.max_phone_windows": Integer(1, nullable=True),

@@ -39,6 +39,7 @@ from .evaluation import ServerEvaluator
 from .progress import full_history, round_done
 from .strategy import build_strategy, phones_per_round
 from .text_side import public_windows, server_text_side
+from .warm_start import warm_start
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,7 @@ def run_federation(grid: Grid, cfg: DictConfig, num_phones: int | None = None,
     if text_side is None:
         text_side = server_text_side(cfg, split.bank_classes, split.seen_classes)
     model = LanHARModel.from_config(cfg.model, text_dim=text_side.encoder.dim)
+    warm = warm_start(cfg, model, text_side, split.seen_classes)
     initial = {k: v.contiguous() for k, v in federated_state_dict(model).items()}
     shapes = {k: tuple(v.shape) for k, v in initial.items()}
 
@@ -119,6 +121,7 @@ def run_federation(grid: Grid, cfg: DictConfig, num_phones: int | None = None,
         "phone_refusals": sum(h["phones_refused"] for h in history),
         "privacy_audit_violations": len(artifact_grid.violations),
         **text_side.metrics(split, cfg),
+        **({"warm_start": warm} if warm else {}),
         **rounds.extra,
         **privacy_metrics(cfg, history),
     }

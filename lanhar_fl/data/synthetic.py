@@ -22,7 +22,9 @@ bouts. The model, per phone:
 
 Calibration: gait amplitudes, foot-strike shaking, cadence variability and stair turning were set
 so that a waist phone at 50 Hz matches UCI HAPT public users 1-10 per class and grounded feature
-(``lanhar-fl data compare``: mean KS 0.58 before, 0.32 after; see the README's Datasets).
+(``lanhar-fl data compare``: mean KS 0.58 before, 0.32 after; see the README's Datasets); the
+stairs' impacts and downstairs harmonic phase were then re-fitted to the footfall and rise/fall
+medians of the same users.
 """
 
 from __future__ import annotations
