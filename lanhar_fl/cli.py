@@ -88,6 +88,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if words[0] not in WRITES_RUN_DIR:
             return int(func(cfg) or 0)
+        if words == ["bench"]:  # a misspelt name is the error, not an occupied run_dir
+            from .commands.bench import check_name
+
+            check_name(cfg)
         return _run_in_folder(func, cfg)
     except (ConfigError, DataError) as exc:
         kept = getattr(exc, "partial_results", None)

@@ -130,6 +130,7 @@ RULES: dict[str, Callable[[Any], str | None]] = {
     "device": Text(),
     "index": Integer(0),
     "num_phones": Integer(1, nullable=True),
+    "test_phones": Integer(1, nullable=True),
     "phones_per_round": COUNT,
     "rounds": COUNT,
     "data.target_rate_hz": POSITIVE,

@@ -41,15 +41,16 @@ def backend_config(cfg: DictConfig) -> dict[str, Any]:
 
 def size_synthetic_population(cfg: DictConfig) -> DictConfig:
     """For ``synthetic`` partitioned by subject, generate exactly ``num_phones`` training phones
-    plus held-out test phones (20%, at least 4, at most 200) whose windows only the server
-    evaluates on, each whole (``data.max_windows`` does not apply)."""
+    plus held-out test phones (``test_phones``; null: 20%, at least 4, at most 200) whose windows
+    only the server evaluates on, each whole (``data.max_windows`` does not apply)."""
     if (cfg.dataset.name != "synthetic" or not cfg.get("num_phones")
             or str(cfg.federation.partition).removeprefix("by_") != "subject"
             or cfg.protocol.name != "cross_user" or cfg.protocol.get("test_subjects")):
         return cfg
     cfg = cfg.copy()
     phones = int(cfg.num_phones)
-    test = min(200, max(4, round(0.2 * phones)))
+    test = (int(cfg.test_phones) if cfg.get("test_phones")
+            else min(200, max(4, round(0.2 * phones))))
     cfg.dataset.num_phones = phones + test
     cfg.protocol.test_subjects = list(range(phones, phones + test))
     cfg.protocol.val_fraction = 0.0

@@ -22,12 +22,18 @@ def available_benches() -> list[str]:
                   if m.name.startswith("bench_"))
 
 
-def bench(cfg: DictConfig) -> int:
+def check_name(cfg: DictConfig) -> str:
+    """``bench_name`` if a benchmark has it, else a ConfigError listing the available ones."""
     name = str(cfg.get("bench_name") or "")
     names = available_benches()
     if name not in names:
         raise ConfigError(f"unknown benchmark {name!r}; available: {', '.join(names) or 'none'}"
                           " (simulations/bench_<NAME>.py)")
+    return name
+
+
+def bench(cfg: DictConfig) -> int:
+    name = check_name(cfg)
     result = importlib.import_module(f"simulations.bench_{name}").run(cfg)
     run_dir = Path(str(cfg.run_dir)).expanduser()
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -6,6 +6,9 @@
 - ``paper``: the reference LanHAR encoder (d = text hidden size, 3 layers, 2 heads, FF 1024,
   dropout 0.1, post-LN, ReLU as in ``nn.TransformerEncoderLayer``).
 
+Every preset reads the six gravity-aligned axes; ``model.inputs=heading_invariant`` (the demo's)
+keeps per sensor only what no turn about the vertical changes (``sensor_encoder.InputAdapter``).
+
 Pre-LN (``norm_first``) is the default of smoke/small because it trains stably at the larger
 learning rates of federated clients; ``paper`` keeps the reference post-LN. Attention-weight
 dropout (``attn_dropout``) is off except in ``paper``: on CPU it forces the unfused attention
@@ -19,6 +22,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
+
+INPUTS = ("heading_invariant", "axes")
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,9 @@ class ModelConfig:
     max_len: int = 512  # longest window (samples) the positional table covers
     logit_scale_init: float = 1.0 / 0.07  # CLIP's initial temperature 0.07
     logit_scale_max: float = 100.0
+    # axes: the six gravity-aligned axes as they are; heading_invariant: vertical and
+    # horizontal-magnitude channels (see ``InputAdapter``)
+    inputs: str = "axes"
 
     def resolve(self, text_dim: int) -> ModelConfig:
         """Fill the ``None`` sizes from the text encoder's dimension."""
@@ -53,6 +61,8 @@ class ModelConfig:
             raise ValueError(f"model.activation must be gelu or relu, got {self.activation!r}")
         if self.logit_scale_init <= 0 or not math.isfinite(self.logit_scale_init):
             raise ValueError("model.logit_scale_init must be a positive number")
+        if self.inputs not in INPUTS:
+            raise ValueError(f"model.inputs must be one of {list(INPUTS)}, got {self.inputs!r}")
 
 
 PRESETS: dict[str, ModelConfig] = {

@@ -44,6 +44,40 @@ def test_input_adapter_scales_and_flags_missing_gyro():
     torch.testing.assert_close(y[2:, :, 3:6], x[2:, :, 3:6] / GYRO_SCALE)
 
 
+def test_heading_invariant_inputs_are_vertical_and_horizontal_magnitude():
+    x = _windows(4, 8)
+    y = InputAdapter("heading_invariant")(x)
+    assert y.shape == (4, 8, 5) and torch.isfinite(y).all()
+    torch.testing.assert_close(y[:, :, 0], x[:, :, 2] / ACC_SCALE)
+    torch.testing.assert_close(y[:, :, 1], x[:, :, :2].norm(dim=-1) / ACC_SCALE)
+    torch.testing.assert_close(y[2:, :, 2], x[2:, :, 5] / GYRO_SCALE)
+    torch.testing.assert_close(y[2:, :, 3], x[2:, :, 3:5].norm(dim=-1) / GYRO_SCALE)
+    assert (y[:2, :, 2:4] == 0).all() and (y[:2, :, 4] == 0).all() and (y[2:, :, 4] == 1).all()
+    with pytest.raises(ValueError, match="model.inputs"):
+        model_config({"name": "smoke", "inputs": "xyz"})
+
+
+def _turned(x: torch.Tensor, angle: float) -> torch.Tensor:
+    """``x`` with acc and gyro turned by ``angle`` about the vertical (Z)."""
+    c, s = np.cos(angle), np.sin(angle)
+    turn = torch.tensor([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]], dtype=x.dtype)
+    return torch.cat([x[..., :3] @ turn.T, x[..., 3:] @ turn.T], dim=-1)
+
+
+@pytest.mark.parametrize("angle", [0.7, 2.0, -2.9])
+def test_heading_invariant_model_ignores_turns_about_the_vertical(angle):
+    """The same motion with the phone facing another way embeds alike; with axes it does not."""
+    x = _windows(4, 16, seed=3)
+    torch.manual_seed(0)
+    invariant = LanHARModel.from_config({"name": "smoke", "inputs": "heading_invariant"},
+                                        TEXT_DIM).eval()
+    torch.testing.assert_close(invariant.encode_sensor(_turned(x, angle)),
+                               invariant.encode_sensor(x), atol=1e-5, rtol=1e-4)
+    axes = _model().eval()
+    gap = (axes.encode_sensor(_turned(x, angle)) - axes.encode_sensor(x)).abs().max()
+    assert gap > 1e-3
+
+
 @pytest.mark.parametrize("preset", ["smoke", "small", "paper"])
 def test_presets_shapes_and_normalised_outputs(preset):
     model = LanHARModel.from_config(preset, TEXT_DIM).eval()
