@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-INPUTS = ("heading_invariant", "axes")
+INPUTS = ("axes", "heading_invariant", "magnitude")
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class ModelConfig:
     logit_scale_init: float = 1.0 / 0.07  # CLIP's initial temperature 0.07
     logit_scale_max: float = 100.0
     # axes: the six gravity-aligned axes as they are; heading_invariant: vertical and
-    # horizontal-magnitude channels (see ``InputAdapter``)
+    # horizontal-magnitude channels; magnitude: each sensor's norm (see ``InputAdapter``)
     inputs: str = "axes"
 
     def resolve(self, text_dim: int) -> ModelConfig:

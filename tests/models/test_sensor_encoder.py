@@ -64,6 +64,21 @@ def _turned(x: torch.Tensor, angle: float) -> torch.Tensor:
     return torch.cat([x[..., :3] @ turn.T, x[..., 3:] @ turn.T], dim=-1)
 
 
+def test_magnitude_inputs_ignore_any_rotation():
+    x = _windows(4, 16, seed=5)
+    c, s = np.cos(0.9), np.sin(0.9)
+    tilt = torch.tensor([[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]],
+                        dtype=x.dtype)  # about X, not the vertical
+    tilted = torch.cat([x[..., :3] @ tilt.T, x[..., 3:] @ tilt.T], dim=-1)
+    torch.manual_seed(0)
+    model = LanHARModel.from_config({"name": "smoke", "inputs": "magnitude"}, TEXT_DIM).eval()
+    torch.testing.assert_close(model.encode_sensor(tilted), model.encode_sensor(x),
+                               atol=1e-5, rtol=1e-4)
+    y = InputAdapter("magnitude")(x)
+    assert y.shape == (4, 16, 3)
+    torch.testing.assert_close(y[:, :, 0], x[:, :, :3].norm(dim=-1) / ACC_SCALE)
+
+
 @pytest.mark.parametrize("angle", [0.7, 2.0, -2.9])
 def test_heading_invariant_model_ignores_turns_about_the_vertical(angle):
     """The same motion with the phone facing another way embeds alike; with axes it does not."""
