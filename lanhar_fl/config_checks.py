@@ -185,6 +185,7 @@ RULES: dict[str, Callable[[Any], str | None]] = {
                          ("weight_decay", Number(0)))},
     "train.stage2.val_fraction": Number(0, 1, high_open=True),
     "train.supervised.val_fraction": Number(0, 1, high_open=True),
+    "train.supervised.enabled": Boolean(),
     "format": Choice(("onnx", "torchscript")),
     "int8": Boolean(),
     "window_samples": Integer(1, nullable=True),

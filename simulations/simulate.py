@@ -16,6 +16,7 @@ from lanhar_fl.config import ConfigError
 from lanhar_fl.federated.population import phone_count, split_for
 from lanhar_fl.processes import stop_children_on_interrupt
 
+from .engine_polling import sampled_only_polling
 from .node_ids import deterministic_node_ids
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,7 @@ def run(cfg: DictConfig, client_app=None) -> dict[str, Any]:
     os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")  # nothing leaves this machine
     os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")  # Ray's FutureWarning tip
     with warnings.catch_warnings(), stop_children_on_interrupt(), \
-            deterministic_node_ids(int(cfg.seed)):
+            deterministic_node_ids(int(cfg.seed)), sampled_only_polling():
         warnings.simplefilter("ignore", DeprecationWarning)
         run_simulation(server_app=make_server_app(cfg, num_phones, text_side),
                        client_app=client_app or default_client_app,
