@@ -56,3 +56,11 @@ def test_stopped_after_round_two_and_resumed_matches_the_uninterrupted_run(tmp_p
     # a finished run cannot be resumed
     assert main([*ARGS, f"resume={stopped}", f"run_dir={tmp_path / 'again'}"]) == 2
     assert "finished" in capsys.readouterr().err
+
+
+def test_resume_with_sample_level_dp_is_refused_before_anything_runs(tmp_path, capsys):
+    """Each simulated phone's accountant lives in node state a new engine starts empty: a resume
+    would report an epsilon that restarted, so it is refused."""
+    code = main([*ARGS, "privacy=sample_level", f"resume={tmp_path}", f"run_dir={tmp_path}"])
+    err = capsys.readouterr().err
+    assert code == 2 and "privacy=sample_level" in err and "epsilon" in err
