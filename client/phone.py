@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 import torch
@@ -18,14 +17,11 @@ from omegaconf import DictConfig
 from lanhar_fl.data.windows import Windows
 from lanhar_fl.federated import schema
 from lanhar_fl.models.lanhar import LanHARModel, federated_state_dict, load_federated_state_dict
-from lanhar_fl.privacy.client_level import clip_on_phone
+from lanhar_fl.privacy.facade import Privacy
 from lanhar_fl.privacy.membership import training_windows
-from lanhar_fl.privacy.opacus_engine import PhoneDP
-from lanhar_fl.privacy.public_negatives import dp_negatives
-from lanhar_fl.privacy.settings import SampleLevel, privacy_mode
 from lanhar_fl.semantics.embedding_cache import EmbeddingCache
 from lanhar_fl.semantics.interpret import interpret_windows
-from lanhar_fl.training.loops import local_train
+from lanhar_fl.training.local import LocalTrainSettings, local_train
 from lanhar_fl.training.stage2 import predict_zero_shot
 
 from .artifacts import TextArtifacts
@@ -47,19 +43,6 @@ def _model(cfg: DictConfig, text: TextArtifacts, arrays: ArrayRecord) -> LanHARM
     return model
 
 
-def _sample_level(cfg: DictConfig, text: TextArtifacts, n_examples: int,
-                  state: RecordDict | None) -> tuple[PhoneDP, dict[str, Any]]:
-    """The phone's DP-SGD for this round and ``local_train``'s DP arguments."""
-    fed = cfg.federation
-    settings = SampleLevel.from_cfg(cfg)
-    dp = PhoneDP(settings, n_examples, int(fed.batch_size), int(fed.local_epochs),
-                 int(cfg.rounds), state)
-    negatives = dp_negatives(text.bank.prototypes, text.public_negatives)
-    return dp, {"loss": "dp_public", "public_negatives": negatives, "privatize": dp.privatize,
-                "num_prototypes": len(text.bank.prototypes),
-                "distill_weight": settings.prototype_distillation}
-
-
 def train(cfg: DictConfig, round_config: Mapping[str, object], arrays: ArrayRecord,
           windows: Windows, text: TextArtifacts, phone_index: int,
           state: RecordDict | None = None) -> RecordDict:
@@ -75,19 +58,17 @@ def train(cfg: DictConfig, round_config: Mapping[str, object], arrays: ArrayReco
     windows = training_windows(cfg, windows, phone_index)
     model = _model(cfg, text, arrays)
     fed = cfg.federation
-    mode = privacy_mode(cfg)
-    dp, dp_args = None, {}
-    if mode == "sample_level":
-        dp, dp_args = _sample_level(cfg, text, len(windows), state)
+    privacy = Privacy.from_config(cfg).phone_round(len(windows), text.bank.prototypes,
+                                                   text.public_negatives, state)
     losses: list[float] = []
-    if dp is None or not dp.exhausted:
+    if privacy.may_train:
         embeddings = phone_embeddings(cfg, windows, text)
-        result = local_train(model, windows.data, embeddings, epochs=int(fed.local_epochs),
-                             lr=float(fed.lr), batch_size=int(fed.batch_size),
-                             proximal_mu=float(round_config.get("proximal-mu", 0.0)),
-                             seed=int(cfg.seed) * 100_003 + server_round * 1_009 + phone_index,
-                             **dp_args)
-        losses = result["loss"]
+        settings = LocalTrainSettings(
+            epochs=int(fed.local_epochs), lr=float(fed.lr), batch_size=int(fed.batch_size),
+            proximal_mu=float(round_config.get("proximal-mu", 0.0)),
+            seed=int(cfg.seed) * 100_003 + server_round * 1_009 + phone_index)
+        losses = local_train(model, windows.data, embeddings, settings,
+                             privacy.objective)["loss"]
     metrics: dict[str, float | int] = {
         schema.NUM_EXAMPLES: int(len(windows)),
         schema.TRAIN_SECONDS: float(time.perf_counter() - start),
@@ -97,13 +78,7 @@ def train(cfg: DictConfig, round_config: Mapping[str, object], arrays: ArrayReco
     if losses:
         metrics[schema.TRAIN_LOSS] = float(losses[-1])
     state_dict = {k: v.contiguous() for k, v in federated_state_dict(model).items()}
-    if dp is not None:
-        dp.save()
-        metrics.update({schema.EPSILON: dp.epsilon, schema.DELTA: dp.delta,
-                        schema.DP_NOISE_MULTIPLIER: dp.noise_multiplier,
-                        schema.DP_SKIPPED: int(not losses)})
-    if mode == "client_level":
-        metrics.update(clip_on_phone(cfg, round_config, arrays, state_dict))
+    metrics.update(privacy.finish(bool(losses), round_config, arrays, state_dict))
     return RecordDict({schema.ARRAYS: ArrayRecord(state_dict),
                        schema.METRICS: MetricRecord(metrics)})
 

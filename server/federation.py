@@ -27,10 +27,9 @@ from lanhar_fl.federated.runconfig import config_to_json
 from lanhar_fl.logs import summarised_in_flower_logs
 from lanhar_fl.models.lanhar import LanHARModel, federated_state_dict
 from lanhar_fl.pipeline.text_side import TextSide
-from lanhar_fl.privacy import public_negatives
 from lanhar_fl.privacy.client_level import privacy_spent
-from lanhar_fl.privacy.reporting import privacy_metrics
-from lanhar_fl.privacy.settings import SampleLevel, SecAgg, privacy_mode
+from lanhar_fl.privacy.facade import Privacy
+from lanhar_fl.privacy.settings import SecAgg
 from lanhar_fl.training.checkpoint import save_checkpoint
 
 from .checkpoint import RoundKeeper
@@ -51,20 +50,6 @@ def artifact_records(text_side: TextSide) -> dict:
     bank_arrays, bank_meta = pack_saved(text_side.bank.save, text_side.bank.fingerprint)
     return {schema.TEXT_ENCODER: encoder_arrays, schema.TEXT_ENCODER_META: encoder_meta,
             schema.LABEL_BANK: bank_arrays, schema.LABEL_BANK_META: bank_meta}
-
-
-def public_negative_records(cfg: DictConfig, text_side: TextSide,
-                            classes: list[str]) -> tuple[dict, str]:
-    """Sample-level DP: embeddings of public windows' interpretations, as artefact records."""
-    count = SampleLevel.from_cfg(cfg).public_negatives
-    embeddings = public_negatives.public_embeddings(
-        cfg, public_windows(cfg, classes), lambda texts: text_side.embed(texts, progress=False),
-        count, seed=int(cfg.seed))
-    if not embeddings.size:
-        embeddings = np.zeros((0, text_side.encoder.dim), np.float32)
-    arrays, meta, fingerprint = public_negatives.pack(embeddings)
-    log.info("public negatives: %d embeddings of public windows", len(embeddings))
-    return {schema.PUBLIC_NEGATIVES: arrays, schema.PUBLIC_NEGATIVES_META: meta}, fingerprint
 
 
 def run_federation(grid: Grid, cfg: DictConfig, num_phones: int | None = None,
@@ -95,14 +80,17 @@ def run_federation(grid: Grid, cfg: DictConfig, num_phones: int | None = None,
     log.info("configuration: %s", run_dir / "config.yaml")
     train_config = ConfigRecord({schema.RUN_CONFIG: config_json,
                                  schema.ARTIFACT_VERSION: text_version(records)})
-    if privacy_mode(cfg) == "sample_level":
-        extra, fingerprint = public_negative_records(cfg, text_side, split.seen_classes)
-        records.update(extra)
-        train_config[schema.PUBLIC_NEGATIVES_VERSION] = fingerprint
+    privacy = Privacy.from_config(cfg)
+    shipped = privacy.phone_artifacts(lambda: public_windows(cfg, split.seen_classes),
+                                      lambda texts: text_side.embed(texts, progress=False),
+                                      text_side.encoder.dim)
+    if shipped is not None:
+        records.update(shipped[0])
+        train_config[schema.PUBLIC_NEGATIVES_VERSION] = shipped[1]
     artifact_grid.set_artifacts(records, str(train_config[schema.ARTIFACT_VERSION]))
     evaluator = ServerEvaluator(cfg, split, text_side.bank, text_side.encoder.dim)
     round_privacy: dict[int, tuple[float, float]] = {}
-    run = _run_secagg if privacy_mode(cfg) == "secagg" else _run_strategy
+    run = _run_secagg if privacy.secure_aggregation else _run_strategy
     with summarised_in_flower_logs(config_json, f"<configuration: {run_dir / 'config.yaml'}>"):
         rounds = run(cfg, grid, artifact_grid, num_phones, ArrayRecord(initial), train_config,
                      evaluator, round_privacy)
@@ -123,7 +111,7 @@ def run_federation(grid: Grid, cfg: DictConfig, num_phones: int | None = None,
         **text_side.metrics(split, cfg),
         **({"warm_start": warm} if warm else {}),
         **rounds.extra,
-        **privacy_metrics(cfg, history),
+        **privacy.report(history),
     }
     metrics = split_metrics(split, evaluator.predicted, scores=evaluator.scores,
                             seed=int(cfg.seed), wall_seconds=time.perf_counter() - start,

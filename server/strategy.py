@@ -6,10 +6,8 @@ from flwr.serverapp.strategy import FedAdam, FedAvg, FedProx, Strategy
 from omegaconf import DictConfig
 
 from lanhar_fl.config import ConfigError
-from lanhar_fl.federated import schema
-from lanhar_fl.privacy.client_level import wrap_strategy
+from lanhar_fl.privacy.facade import Privacy
 from lanhar_fl.privacy.reporting import aggregate_train_metrics
-from lanhar_fl.privacy.settings import privacy_mode
 
 STRATEGIES = ("fedavg", "fedprox", "fedadam")
 
@@ -28,7 +26,7 @@ def build_strategy(cfg: DictConfig, num_phones: int) -> Strategy:
     per_round = phones_per_round(cfg, num_phones)
     fraction_evaluate = float(fed.get("fraction_evaluate", 0.0))
     evaluate_nodes = max(1, round(fraction_evaluate * num_phones)) if fraction_evaluate else 0
-    client_level = privacy_mode(cfg) == "client_level"
+    privacy = Privacy.from_config(cfg)
     min_phones = int(fed.get("min_phones") or per_round)
     common = dict(
         fraction_train=per_round / num_phones,
@@ -38,7 +36,7 @@ def build_strategy(cfg: DictConfig, num_phones: int) -> Strategy:
         fraction_evaluate=fraction_evaluate,
         min_evaluate_nodes=evaluate_nodes,
         train_metrics_aggr_fn=aggregate_train_metrics,  # epsilon: the worst phone's
-        weighted_by_key=schema.UNIT_WEIGHT if client_level else schema.NUM_EXAMPLES,
+        weighted_by_key=privacy.weighting_key,
     )
     if name == "fedprox":
         strategy: Strategy = FedProx(proximal_mu=float(fed.proximal_mu), **common)
@@ -46,4 +44,4 @@ def build_strategy(cfg: DictConfig, num_phones: int) -> Strategy:
         strategy = FedAdam(eta=float(fed.server_lr), **common)
     else:
         strategy = FedAvg(**common)
-    return wrap_strategy(strategy, cfg, num_phones, per_round) if client_level else strategy
+    return privacy.wrap_strategy(strategy, num_phones, per_round)

@@ -65,17 +65,12 @@ def _check_resume(cfg: DictConfig) -> None:
     if not cfg.get("resume"):
         return
     from lanhar_fl.federated.runconfig import config_to_json
-    from lanhar_fl.privacy.settings import privacy_mode
+    from lanhar_fl.privacy.facade import Privacy
     from server.checkpoint import open_resume
 
-    if privacy_mode(cfg) == "secagg":
-        raise ConfigError("resume= is not supported with privacy=secagg (its rounds run on "
-                          "Flower's legacy path, which keeps no checkpoint)")
-    if privacy_mode(cfg) == "sample_level":
-        raise ConfigError("resume= is not supported with privacy=sample_level in simulation: "
-                          "each phone's accountant lives in its Flower node state, which a new "
-                          "Simulation Engine starts empty, so the reported epsilon would restart "
-                          "(a deployed phone keeps its state across a server restart)")
+    refusal = Privacy.from_config(cfg).simulation_resume_refusal()
+    if refusal is not None:
+        raise ConfigError(refusal)
     open_resume(str(cfg.resume), json.loads(config_to_json(cfg)), int(cfg.rounds))
 
 

@@ -2,7 +2,7 @@
 noise, and an accountant (RDP or PRV) whose history survives across rounds.
 
 ``PhoneDP`` is built once per round from the phone's state; its ``privatize`` is the hook of
-``lanhar_fl.training.loops.local_train`` (use it with ``loss="dp_public"``: per-example loss with
+``lanhar_fl.training.local.local_train`` (use it with ``loss="dp_public"``: per-example loss with
 public negatives, so that clipping bounds each window's influence).
 
 Budget: with ``target_epsilon`` the noise multiplier is chosen once for the whole run, assuming

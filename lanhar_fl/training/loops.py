@@ -1,8 +1,8 @@
 """Reusable training machinery: loaders, optimizer, objectives, the epoch loop, local training.
 
 Stage 2 (centralised), the supervised baseline and the federated clients all train through
-``train_epochs``; ``local_train`` is the one-call client update (optionally FedProx, optionally
-made private by a ``privatize`` hook that wraps model/optimizer/loader/objective with Opacus).
+``train_epochs``; ``local_train`` (``training/local.py``) is the one-call client update built on
+these helpers.
 
 An objective is a callable ``objective(model, batch) -> loss`` with a ``reduction`` attribute
 ("mean", "sum" or "none": per-example losses, as Opacus' ghost clipping requires).
@@ -352,38 +352,3 @@ def fit(model: nn.Module, loader: Iterable, optimizer: torch.optim.Optimizer,
         best.restore()
         history["best_epoch"] = best.best_epoch
     return history
-
-
-def local_train(model: nn.Module, windows: np.ndarray, text_emb: np.ndarray, epochs: int,
-                lr: float, batch_size: int, loss: str = "clip",
-                public_negatives: np.ndarray | None = None, proximal_mu: float = 0.0,
-                global_params: dict[str, torch.Tensor] | None = None, *,
-                weight_decay: float = 0.01, dedup_positives: bool = True, seed: int = 0,
-                privatize: Callable[..., tuple] | None = None, num_prototypes: int = 0,
-                distill_weight: float = 1.0, progress: bool = False) -> dict[str, Any]:
-    """One client update of stage 2 (no labels): returns ``loss`` per epoch, ``num_examples``.
-
-    ``proximal_mu > 0`` adds FedProx's proximal term towards ``global_params`` (default: the
-    weights ``model`` holds on entry, i.e. the global model just received). ``privatize``,
-    if given, is called as ``privatize(model, optimizer, loader, objective)`` and returns the
-    four (e.g. wrapped by Opacus' ``make_private``); use ``loss="dp_public"`` with it. The
-    wrapper's hooks are removed afterwards (``_close``); ``model`` holds the trained weights.
-    """
-    with deterministic(seed):
-        if proximal_mu > 0 and global_params is None:
-            global_params = snapshot_params(model)
-        loader = stage2_loader(windows, text_emb, batch_size, seed)
-        optimizer = make_optimizer(model, lr, weight_decay)
-        objective = make_objective(loss, public_negatives, dedup_positives, num_prototypes,
-                                   distill_weight)
-        wrapped = model
-        if privatize is not None:
-            wrapped, optimizer, loader, objective = privatize(model, optimizer, loader, objective)
-        try:
-            losses = train_epochs(wrapped, loader, optimizer, objective, epochs,
-                                  proximal_mu=proximal_mu, global_params=global_params,
-                                  progress=progress, desc="local")
-        finally:
-            if wrapped is not model and hasattr(wrapped, "_close"):
-                wrapped._close()  # detach Opacus hooks so the next round can wrap again
-    return {"loss": losses, "num_examples": int(len(windows))}

@@ -13,12 +13,8 @@ from lanhar_fl.models import LanHARModel
 from lanhar_fl.privacy.accountant_state import STATE_KEY, load_history, save_history
 from lanhar_fl.privacy.opacus_engine import PhoneDP
 from lanhar_fl.privacy.settings import SampleLevel
-from lanhar_fl.training.loops import (
-    ClipObjective,
-    PublicInfoNCEObjective,
-    local_train,
-    stage2_loader,
-)
+from lanhar_fl.training.local import LocalObjective, LocalTrainSettings, local_train
+from lanhar_fl.training.loops import ClipObjective, PublicInfoNCEObjective, stage2_loader
 
 D, N, CLIP = 16, 8, 0.01
 
@@ -94,8 +90,9 @@ def _round(state: RecordDict, settings: SampleLevel, model, seed: int) -> PhoneD
     windows, text = np.tile(windows, (4, 1, 1)), np.tile(text, (4, 1))
     dp = PhoneDP(settings, len(windows), 8, 1, 3, state)
     if not dp.exhausted:
-        local_train(model, windows, text, 1, 1e-3, 8, loss="dp_public",
-                    public_negatives=negatives, privatize=dp.privatize, seed=seed)
+        local_train(model, windows, text, LocalTrainSettings(1, 1e-3, 8, seed=seed),
+                    LocalObjective(loss="dp_public", public_negatives=negatives,
+                                   privatize=dp.privatize))
     dp.save()
     return dp
 

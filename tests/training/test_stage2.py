@@ -11,6 +11,8 @@ from opacus import GradSampleModule, PrivacyEngine
 
 from lanhar_fl.models import LanHARModel, SupervisedHAR, federated_state_dict
 from lanhar_fl.training import (
+    LocalObjective,
+    LocalTrainSettings,
     SourceValidation,
     evaluate_zero_shot,
     load_checkpoint,
@@ -130,16 +132,17 @@ def test_local_train_fedprox_pulls_to_global_and_dp_loss_runs():
     model = _model()
     start = federated_state_dict(model)
     # lr * mu = 1: the decoupled proximal step lands exactly on the global weights
-    out = local_train(model, windows, text, epochs=1, lr=1e-3, batch_size=16,
-                      proximal_mu=1000.0)
+    out = local_train(model, windows, text,
+                      LocalTrainSettings(epochs=1, lr=1e-3, batch_size=16, proximal_mu=1000.0))
     assert out["num_examples"] == 32 and len(out["loss"]) == 1
     after = federated_state_dict(model)
     assert all(torch.allclose(after[k], v, atol=1e-6) for k, v in start.items())
-    out = local_train(model, windows, text, epochs=2, lr=1e-3, batch_size=16,
-                      loss="dp_public", public_negatives=protos)
+    out = local_train(model, windows, text, LocalTrainSettings(epochs=2, lr=1e-3, batch_size=16),
+                      LocalObjective(loss="dp_public", public_negatives=protos))
     assert all(np.isfinite(out["loss"]))
     with pytest.raises(ValueError, match="public_negatives"):
-        local_train(model, windows, text, 1, 1e-3, 16, loss="dp_public")
+        local_train(model, windows, text, LocalTrainSettings(1, 1e-3, 16),
+                    LocalObjective(loss="dp_public"))
 
 
 def test_local_train_with_opacus_privatize_hook_twice():
@@ -156,8 +159,9 @@ def test_local_train_with_opacus_privatize_hook_twice():
 
     for _ in range(2):
         before = federated_state_dict(model)
-        out = local_train(model, windows, text, epochs=1, lr=1e-2, batch_size=8,
-                          loss="dp_public", public_negatives=protos, privatize=privatize)
+        out = local_train(model, windows, text, LocalTrainSettings(epochs=1, lr=1e-2, batch_size=8),
+                          LocalObjective(loss="dp_public", public_negatives=protos,
+                                         privatize=privatize))
         assert np.isfinite(out["loss"]).all()
         after = federated_state_dict(model)
         assert list(after) == list(before) and any(

@@ -1,0 +1,115 @@
+"""The privacy facade: one object from the config gives the server and the phone their hooks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from flwr.app import RecordDict
+from flwr.serverapp.strategy import DifferentialPrivacyServerSideFixedClipping, FedAvg
+
+from lanhar_fl.config import ConfigError, load_config
+from lanhar_fl.federated import schema
+from lanhar_fl.models import LanHARModel
+from lanhar_fl.privacy.accountant_state import STATE_KEY
+from lanhar_fl.privacy.facade import Privacy
+from lanhar_fl.training.local import LocalTrainSettings, local_train
+
+MODES = ("none", "sample_level", "client_level", "secagg")
+D = 16
+
+
+def _privacy(mode: str, *overrides: str) -> Privacy:
+    return Privacy.from_config(load_config([f"privacy={mode}", "preset=smoke", "rounds=3",
+                                            *overrides]))
+
+
+def _arrays(seed: int = 0, n: int = 8) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return (rng.normal(size=(n, 128, 6)).astype(np.float32),
+            rng.normal(size=(n, D)).astype(np.float32),
+            rng.normal(size=(3, D)).astype(np.float32))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_each_mode_turns_on_exactly_its_server_hooks(mode):
+    privacy = _privacy(mode)
+    assert privacy.mode == mode
+    assert privacy.secure_aggregation == (mode == "secagg")
+    assert privacy.ships_public_negatives == (mode == "sample_level")
+    assert privacy.phones_weigh_equally == (mode == "client_level")
+    assert privacy.weighting_key == (schema.UNIT_WEIGHT if mode == "client_level"
+                                     else schema.NUM_EXAMPLES)
+    assert (privacy.simulation_resume_refusal() is None) == (mode in ("none", "client_level"))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_only_client_level_wraps_the_strategy(mode):
+    strategy = FedAvg(fraction_train=0.5, weighted_by_key=_privacy(mode).weighting_key)
+    wrapped = _privacy(mode).wrap_strategy(strategy, num_phones=8, per_round=4)
+    if mode == "client_level":
+        assert isinstance(wrapped, DifferentialPrivacyServerSideFixedClipping)
+    else:
+        assert wrapped is strategy
+
+
+@pytest.mark.parametrize("mode", ["none", "client_level", "secagg"])
+def test_no_public_negatives_without_sample_level(mode):
+    def public():
+        raise AssertionError("public windows must not be read")
+
+    assert _privacy(mode).phone_artifacts(public, lambda texts: np.zeros((0, D)), D) is None
+
+
+def test_sample_level_ships_public_negative_records():
+    privacy = _privacy("sample_level", "privacy.public_negatives=0")
+    records, fingerprint = privacy.phone_artifacts(lambda: [], lambda texts: np.zeros((0, D)), D)
+    assert set(records) == {schema.PUBLIC_NEGATIVES, schema.PUBLIC_NEGATIVES_META}
+    assert isinstance(fingerprint, str) and fingerprint
+
+
+def test_report_keys_follow_the_mode():
+    history = [{"round": 0}, {"round": 1, "epsilon": 1.5, "delta": 1e-3}]
+    assert _privacy("none").report(history) == {}
+    assert set(_privacy("secagg").report(history)) == {"privacy"}
+    report = _privacy("sample_level").report(history)
+    assert report["epsilon"] == pytest.approx(1.5) and report["dp_mode"] == "sample_level_opacus"
+
+
+@pytest.mark.parametrize("mode", ["none", "client_level", "secagg"])
+def test_phone_round_without_sample_level_trains_the_plain_objective(mode):
+    _, _, prototypes = _arrays()
+    phone = _privacy(mode).phone_round(8, prototypes, None, RecordDict())
+    assert phone.may_train and phone.dp is None
+    assert phone.objective.loss == "clip" and phone.objective.privatize is None
+    metrics = phone.finish(True, {}, None, {})
+    # client-level without a clipping norm in the round config: only the unit weight
+    assert metrics == ({schema.UNIT_WEIGHT: 1} if mode == "client_level" else {})
+
+
+def test_sample_level_phone_round_trains_privately_and_keeps_its_accountant():
+    windows, text, prototypes = _arrays()
+    public = np.ones((2, D), np.float32)
+    privacy = _privacy("sample_level", "federation.batch_size=4", "federation.local_epochs=1")
+    state = RecordDict()
+    phone = privacy.phone_round(len(windows), prototypes, public, state)
+    objective = phone.objective
+    assert phone.may_train and objective.loss == "dp_public" and objective.privatize is not None
+    assert objective.num_prototypes == 3 and objective.public_negatives.shape == (5, D)
+    torch.manual_seed(0)
+    model = LanHARModel.from_config("smoke", D)
+    losses = local_train(model, windows, text, LocalTrainSettings(1, 1e-3, 4), objective)["loss"]
+    metrics = phone.finish(bool(losses), {}, None, {})
+    assert metrics[schema.DP_SKIPPED] == 0 and metrics[schema.EPSILON] > 0
+    assert metrics[schema.DELTA] == pytest.approx(1 / len(windows))
+    assert STATE_KEY in state
+    again = privacy.phone_round(len(windows), prototypes, public, state).finish(False, {}, None, {})
+    assert again[schema.DP_SKIPPED] == 1
+    assert again[schema.EPSILON] == pytest.approx(metrics[schema.EPSILON])  # cumulative, kept
+
+
+def test_unknown_mode_is_refused_naming_the_setting():
+    cfg = load_config(["preset=smoke"])
+    cfg.privacy.mode = "federated_magic"
+    with pytest.raises(ConfigError, match=r"privacy\.mode.*federated_magic"):
+        Privacy.from_config(cfg)
