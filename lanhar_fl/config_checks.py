@@ -122,6 +122,11 @@ FRACTION = Number(0, 1)  # [0, 1]
 COUNT = Integer(1)
 EPOCHS = Integer(0)
 
+# Model settings with a fixed set of values (``models.presets.ModelConfig`` checks against these
+# too; they live here so that the CLI refuses them before anything runs without importing torch).
+MODEL_INPUTS = ("axes", "heading_invariant", "magnitude")
+MODEL_ACTIVATIONS = ("gelu", "relu")
+
 RULES: dict[str, Callable[[Any], str | None]] = {
     "seed": Integer(),
     "run_dir": Text(),
@@ -131,6 +136,8 @@ RULES: dict[str, Callable[[Any], str | None]] = {
     "index": Integer(0),
     "num_phones": Integer(1, nullable=True),
     "test_phones": Integer(1, nullable=True),
+    "model.inputs": Choice(MODEL_INPUTS),
+    "model.activation": Choice(MODEL_ACTIVATIONS),
     "phones_per_round": COUNT,
     "rounds": COUNT,
     "data.target_rate_hz": POSITIVE,

@@ -39,6 +39,8 @@ CASES = {
     "phones_per_round=-3": (["simulate", "phones_per_round=-3"], ["phones_per_round", "-3"]),
     "max_windows=-5": (["data", "summary", "data.max_windows=-5"], ["data.max_windows", "-5"]),
     "strategy=nope": (["simulate", "federation.strategy=nope"], ["federation.strategy", "nope"]),
+    "model.inputs=xyz": (["simulate", "model.inputs=xyz"], ["model.inputs", "xyz"]),
+    "model.activation=foo": (["train", "model.activation=foo"], ["model.activation", "foo"]),
     "overwrite=yes": (["train", "overwrite=yes"], ["overwrite", "yes"]),
     "stage1_source=nope": (["simulate", "federation.stage1_source=nope:1-3"],
                            ["federation.stage1_source", "nope"]),

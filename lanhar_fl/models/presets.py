@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-INPUTS = ("axes", "heading_invariant", "magnitude")
+from ..config_checks import MODEL_ACTIVATIONS, MODEL_INPUTS
 
 
 @dataclass(frozen=True)
@@ -57,12 +57,13 @@ class ModelConfig:
         return dataclasses.asdict(self)
 
     def __post_init__(self) -> None:
-        if self.activation not in ("gelu", "relu"):
+        if self.activation not in MODEL_ACTIVATIONS:
             raise ValueError(f"model.activation must be gelu or relu, got {self.activation!r}")
         if self.logit_scale_init <= 0 or not math.isfinite(self.logit_scale_init):
             raise ValueError("model.logit_scale_init must be a positive number")
-        if self.inputs not in INPUTS:
-            raise ValueError(f"model.inputs must be one of {list(INPUTS)}, got {self.inputs!r}")
+        if self.inputs not in MODEL_INPUTS:
+            raise ValueError(f"model.inputs must be one of {list(MODEL_INPUTS)}, "
+                             f"got {self.inputs!r}")
 
 
 PRESETS: dict[str, ModelConfig] = {

@@ -1,4 +1,4 @@
-"""Reusable training machinery: loaders, optimizer, objectives, the epoch loop, local training.
+"""Reusable training machinery: loaders, optimizer, objectives, the epoch loop.
 
 Stage 2 (centralised), the supervised baseline and the federated clients all train through
 ``train_epochs``; ``local_train`` (``training/local.py``) is the one-call client update built on

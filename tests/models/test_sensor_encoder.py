@@ -8,6 +8,7 @@ import torch
 from opacus import GradSampleModule, PrivacyEngine
 from opacus.validators import ModuleValidator
 
+from lanhar_fl.config_checks import MODEL_INPUTS
 from lanhar_fl.models import (
     InputAdapter,
     LanHARModel,
@@ -17,7 +18,7 @@ from lanhar_fl.models import (
     load_federated_state_dict,
     model_config,
 )
-from lanhar_fl.models.sensor_encoder import ACC_SCALE, GYRO_SCALE
+from lanhar_fl.models.sensor_encoder import ACC_SCALE, GYRO_SCALE, IN_CHANNELS
 from lanhar_fl.training.loops import PublicInfoNCEObjective, make_optimizer, stage2_loader
 
 TEXT_DIM = 24
@@ -55,6 +56,7 @@ def test_heading_invariant_inputs_are_vertical_and_horizontal_magnitude():
     assert (y[:2, :, 2:4] == 0).all() and (y[:2, :, 4] == 0).all() and (y[2:, :, 4] == 1).all()
     with pytest.raises(ValueError, match="model.inputs"):
         model_config({"name": "smoke", "inputs": "xyz"})
+    assert set(IN_CHANNELS) == set(MODEL_INPUTS)  # every accepted setting has an adapter
 
 
 def _turned(x: torch.Tensor, angle: float) -> torch.Tensor:
