@@ -193,6 +193,7 @@ RULES: dict[str, Callable[[Any], str | None]] = {
     "train.stage2.val_fraction": Number(0, 1, high_open=True),
     "train.supervised.val_fraction": Number(0, 1, high_open=True),
     "train.supervised.enabled": Boolean(),
+    "train.stage1.bank_negatives": Boolean(),
     "format": Choice(("onnx", "torchscript")),
     "int8": Boolean(),
     "window_samples": Integer(1, nullable=True),

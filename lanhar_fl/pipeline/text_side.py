@@ -150,7 +150,10 @@ def build_text_side(cfg: DictConfig, bank_classes: list[str],
     ``sources``: provenance records of ``stage1_windows`` (``stage1_sources``).
 
     Stage 1 sees only the classes of ``stage1_windows``: held-out (new) activities influence
-    nothing but their own prototypes, built from their descriptions afterwards.
+    nothing but their own prototypes, built from their descriptions afterwards, unless
+    ``train.stage1.bank_negatives`` is set: then the prototypes of every class of
+    ``bank_classes`` (descriptions only, never their windows) are negatives in stage 1, so no
+    seen interpretation is left nearer a new activity's description than its own.
     """
     encoder = TextEncoder.from_config(cfg.text_encoder).to(resolve_device(cfg.get("device")))
     cache = EmbeddingCache.from_config(cfg)
@@ -164,10 +167,13 @@ def build_text_side(cfg: DictConfig, bank_classes: list[str],
             k: OmegaConf.to_container(v) if OmegaConf.is_config(v) else v
             for k, v in cfg.train.stage1.items()})
         seen = list(stage1_windows.class_names)
+        against = seen
+        if cfg.train.stage1.get("bank_negatives", False):
+            against = seen + [c for c in bank_classes if c not in seen]
         if stage1_texts is None:
             stage1_texts = interpret_windows(stage1_windows, cfg, labels_known=True,
                                              progress=progress).texts
-        seen_bank = LabelBank.from_config(cfg, encoder, class_names=seen, cache=cache)
+        seen_bank = LabelBank.from_config(cfg, encoder, class_names=against, cache=cache)
         trainable = cfg.train.stage1.get("trainable_layers")
         top_part = str(cfg.train.stage1.get("top_part") or "layer")
         freeze_lower_layers(encoder, trainable, top_part)
@@ -179,7 +185,7 @@ def build_text_side(cfg: DictConfig, bank_classes: list[str],
         encoder.train()
         try:
             _, history = train_text_encoder(encoder, seen_bank, list(stage1_texts),
-                                            stage1_windows.labels, seen, cfg.train.stage1,
+                                            stage1_windows.labels, against, cfg.train.stage1,
                                             progress=progress, seed=int(cfg.seed))
         finally:
             encoder.cache_frozen_layers(0)

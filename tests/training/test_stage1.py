@@ -72,3 +72,22 @@ def test_stage1_epoch_refresh_and_errors(setup):
     with pytest.raises(ValueError, match="texts but"):
         train_text_encoder(encoder, bank, texts[:1], labels, ["walk", "sit"], CFG,
                            progress=False)
+
+
+def test_bank_negatives_push_seen_texts_away_from_a_new_class(setup):
+    """A class with no texts (a new activity, description only) listed after the seen ones is a
+    negative: seen texts end farther from its prototype than when it is left out."""
+    import torch.nn.functional as F
+
+    encoder, bank, initial = setup
+    texts, labels = _corpus(["walk", "sit"])
+    nearest_run = {}
+    for against in (["walk", "sit"], ["walk", "sit", "run"]):
+        encoder.load_state_dict(initial)
+        train_text_encoder(encoder, bank, texts, labels, against, {**CFG, "epochs": 3},
+                           progress=False, seed=0)
+        protos = F.normalize(bank.prototype_tensor(encoder), dim=-1).detach()
+        emb = F.normalize(encoder(texts), dim=-1).detach()
+        run = list(bank.class_names).index("run")
+        nearest_run[len(against)] = float((emb @ protos[run]).max())
+    assert nearest_run[3] < nearest_run[2]
