@@ -63,10 +63,10 @@ def train(cfg: DictConfig, round_config: Mapping[str, object], arrays: ArrayReco
     losses: list[float] = []
     if privacy.may_train:
         embeddings = phone_embeddings(cfg, windows, text)
-        settings = LocalTrainSettings(
+        settings = privacy.train_settings(LocalTrainSettings(
             epochs=int(fed.local_epochs), lr=float(fed.lr), batch_size=int(fed.batch_size),
             proximal_mu=float(round_config.get("proximal-mu", 0.0)),
-            seed=int(cfg.seed) * 100_003 + server_round * 1_009 + phone_index)
+            seed=int(cfg.seed) * 100_003 + server_round * 1_009 + phone_index))
         losses = local_train(model, windows.data, embeddings, settings,
                              privacy.objective)["loss"]
     metrics: dict[str, float | int] = {

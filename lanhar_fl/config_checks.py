@@ -125,6 +125,7 @@ EPOCHS = Integer(0)
 # Model settings with a fixed set of values (``models.presets.ModelConfig`` checks against these
 # too; they live here so that the CLI refuses them before anything runs without importing torch).
 MODEL_INPUTS = ("axes", "heading_invariant", "magnitude")
+TRAINABLE_PARTS = ("all", "heads", "heads_norms")  # models/trainable.py
 MODEL_ACTIVATIONS = ("gelu", "relu")
 
 RULES: dict[str, Callable[[Any], str | None]] = {
@@ -187,6 +188,9 @@ RULES: dict[str, Callable[[Any], str | None]] = {
     "privacy.side": Choice(("server", "client")),
     "privacy.clipping_norm": POSITIVE,
     "privacy.target_quantile": FRACTION,
+    "privacy.trainable": Choice(TRAINABLE_PARTS),
+    "privacy.optimizer": Choice(("adamw", "sgd")),
+    "privacy.momentum": Number(0, 1, high_open=True),
     **{f"train.{stage}.{key}": rule for stage in ("stage1", "stage2", "supervised")
        for key, rule in (("epochs", EPOCHS), ("lr", POSITIVE), ("batch_size", COUNT),
                          ("weight_decay", Number(0)))},

@@ -7,6 +7,7 @@ post-processing). The mechanisms stay in their modules; only this one branches o
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -15,11 +16,11 @@ import numpy as np
 from omegaconf import DictConfig
 
 from ..federated import schema
-from ..training.local import LocalObjective
+from ..training.local import LocalObjective, LocalTrainSettings
 from . import client_level, public_negatives
 from .opacus_engine import PhoneDP
 from .reporting import privacy_metrics
-from .settings import SampleLevel, privacy_mode
+from .settings import PhoneTraining, SampleLevel, privacy_mode
 
 if TYPE_CHECKING:
     import torch
@@ -130,6 +131,10 @@ class PhoneRound:
                  objective: LocalObjective | None = None) -> None:
         self.cfg, self.mode, self.dp = cfg, mode, dp
         self.objective = objective or LocalObjective()
+
+    def train_settings(self, base: LocalTrainSettings) -> LocalTrainSettings:
+        """``base`` with this mode's trained parts and optimizer (``PhoneTraining``)."""
+        return dataclasses.replace(base, **dataclasses.asdict(PhoneTraining.from_cfg(self.cfg)))
 
     @property
     def may_train(self) -> bool:

@@ -14,6 +14,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from ..config import ConfigError, config_dir
+from ..config_checks import TRAINABLE_PARTS
 
 MODES = ("none", "sample_level", "client_level", "secagg")
 GRAD_SAMPLE_MODES = ("hooks", "functorch", "ghost")
@@ -114,6 +115,29 @@ class SampleLevel:
         if distill < 0:
             raise ConfigError(f"privacy.prototype_distillation must be >= 0, got {distill}")
         return cls(target, noise, _delta(p), max_norm, accountant, mode, count, distill)
+
+
+@dataclass(frozen=True)
+class PhoneTraining:
+    """What a phone trains under DP and with which optimizer (``privacy.trainable``,
+    ``privacy.optimizer``, ``privacy.momentum``; every mode but ``client_level``, whose
+    server-side noise covers every array however few a phone changes)."""
+
+    trainable: str = "all"
+    optimizer: str = "adamw"
+    momentum: float = 0.9
+
+    @classmethod
+    def from_cfg(cls, cfg: DictConfig) -> PhoneTraining:
+        p = privacy_section(cfg)
+        trainable = _choice(p, "trainable", "all", TRAINABLE_PARTS)
+        if trainable != "all" and str(p.get("mode")) == "client_level":
+            raise ConfigError(f"privacy.trainable={trainable} with privacy=client_level: the "
+                              "server's noise covers every array, so it saves no noise")
+        momentum = float(p.get("momentum", 0.9))
+        if not 0.0 <= momentum < 1.0:
+            raise ConfigError(f"privacy.momentum must be in [0, 1), got {momentum}")
+        return cls(trainable, _choice(p, "optimizer", "adamw", ("adamw", "sgd")), momentum)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """One client update of stage 2 (no labels): ``local_train`` and its two settings groups.
 
-``LocalTrainSettings`` holds the optimisation (epochs, optimizer, FedProx, seed);
+``LocalTrainSettings`` holds the optimisation (epochs, optimizer, trained parts, FedProx, seed);
 ``LocalObjective`` the objective and its privacy hook (built by ``lanhar_fl.privacy.facade``
 on a phone).
 """
@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..models.trainable import train_only
 from .loops import (
     deterministic,
     make_objective,
@@ -27,7 +28,9 @@ from .loops import (
 
 @dataclass(frozen=True)
 class LocalTrainSettings:
-    """Optimisation of one client update; ``proximal_mu > 0`` adds FedProx's proximal term."""
+    """Optimisation of one client update; ``proximal_mu > 0`` adds FedProx's proximal term.
+    ``trainable``: the parts trained (``models/trainable.py``), the rest stays as received;
+    ``optimizer``: ``adamw`` or ``sgd`` (with ``momentum``)."""
 
     epochs: int
     lr: float
@@ -36,6 +39,18 @@ class LocalTrainSettings:
     proximal_mu: float = 0.0
     seed: int = 0
     progress: bool = False
+    trainable: str = "all"
+    optimizer: str = "adamw"
+    momentum: float = 0.9
+
+
+def _optimizer(model: nn.Module, s: LocalTrainSettings) -> torch.optim.Optimizer:
+    if s.optimizer == "sgd":
+        return torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=s.lr,
+                               momentum=s.momentum)
+    if s.optimizer != "adamw":
+        raise ValueError(f"optimizer must be adamw or sgd, got {s.optimizer!r}")
+    return make_optimizer(model, s.lr, s.weight_decay)
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,11 +78,13 @@ def local_train(model: nn.Module, windows: np.ndarray, text_emb: np.ndarray,
     (``_close``); ``model`` holds the trained weights.
     """
     s, o = settings, objective or LocalObjective()
+    flags = {name: p.requires_grad for name, p in model.named_parameters()}
+    train_only(model, s.trainable)
     with deterministic(s.seed):
         if s.proximal_mu > 0 and global_params is None:
             global_params = snapshot_params(model)
         loader = stage2_loader(windows, text_emb, s.batch_size, s.seed)
-        optimizer = make_optimizer(model, s.lr, s.weight_decay)
+        optimizer = _optimizer(model, s)
         loss_fn = make_objective(o.loss, o.public_negatives, o.dedup_positives,
                                  o.num_prototypes, o.distill_weight)
         wrapped = model
@@ -80,4 +97,6 @@ def local_train(model: nn.Module, windows: np.ndarray, text_emb: np.ndarray,
         finally:
             if wrapped is not model and hasattr(wrapped, "_close"):
                 wrapped._close()  # detach Opacus hooks so the next round can wrap again
+            for name, p in model.named_parameters():
+                p.requires_grad_(flags[name])
     return {"loss": losses, "num_examples": int(len(windows))}

@@ -113,3 +113,33 @@ def test_unknown_mode_is_refused_naming_the_setting():
     cfg.privacy.mode = "federated_magic"
     with pytest.raises(ConfigError, match=r"privacy\.mode.*federated_magic"):
         Privacy.from_config(cfg)
+
+
+@pytest.mark.parametrize("part", ["heads", "heads_norms"])
+def test_dp_phone_trains_only_the_configured_part(part):
+    """Under DP-SGD with ``privacy.trainable`` the phone changes only that part (fewer noisy
+    parameters), and hands the model back with every parameter trainable again."""
+    windows, text, prototypes = _arrays()
+    privacy = _privacy("sample_level", "federation.batch_size=4", "federation.local_epochs=1",
+                       f"privacy.trainable={part}", "privacy.optimizer=sgd")
+    phone = privacy.phone_round(len(windows), prototypes, np.ones((2, D), np.float32),
+                                RecordDict())
+    settings = phone.train_settings(LocalTrainSettings(1, 1e-2, 4))
+    assert (settings.trainable, settings.optimizer) == (part, "sgd")
+    torch.manual_seed(0)
+    model = LanHARModel.from_config("smoke", D)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    local_train(model, windows, text, settings, phone.objective)
+    changed = {n for n, p in model.named_parameters() if not torch.equal(p, before[n])}
+    heads = {n for n in before if n.startswith(("sensor_proj.", "text_proj.", "logit_scale."))}
+    norms = {n for n in before if n.startswith("sensor_encoder.") and "norm" in n}
+    assert changed and changed <= heads | (norms if part == "heads_norms" else set())
+    assert not any(n.startswith("sensor_encoder.") and n not in norms for n in changed)
+    assert all(p.requires_grad for p in model.parameters())
+
+
+def test_trainable_part_is_refused_under_client_level_dp():
+    with pytest.raises(ConfigError, match=r"privacy\.trainable=heads"):
+        phone = _privacy("client_level", "+privacy.trainable=heads").phone_round(
+            8, _arrays()[2], None, RecordDict())
+        phone.train_settings(LocalTrainSettings(1, 1e-3, 4))
