@@ -66,4 +66,21 @@ def privacy_metrics(cfg: DictConfig, history: list[dict[str, Any]]) -> dict[str,
     if mode in DP_MODES and rows:
         out.update(epsilon=float(rows[-1]["epsilon"]), delta=float(rows[-1]["delta"]),
                    dp_mode=DP_MODES[mode])
+    if mode == "client_level":
+        out.update(client_level_noise(cfg))
     return out
+
+
+def client_level_noise(cfg: DictConfig) -> dict[str, float]:
+    """The server's noise multiplier and the noise it leaves on each coordinate of the averaged
+    update, in units of the clipping norm (multiplier / phones per round): with no sampling
+    amplification the epsilon fixes the multiplier, so only more phones per round shrink it."""
+    from ..federated.population import phone_count
+    from .client_level import resolve_noise
+    from .settings import ClientLevel
+
+    phones = phone_count(cfg)
+    per_round = max(1, min(int(cfg.phones_per_round), phones))
+    noise = resolve_noise(ClientLevel.from_cfg(cfg), cfg, per_round, phones)
+    return {"dp_noise_multiplier": float(noise),
+            "dp_noise_std_per_clip": float(noise / per_round)}

@@ -143,3 +143,11 @@ def test_trainable_part_is_refused_under_client_level_dp():
         phone = _privacy("client_level", "+privacy.trainable=heads").phone_round(
             8, _arrays()[2], None, RecordDict())
         phone.train_settings(LocalTrainSettings(1, 1e-3, 4))
+
+
+def test_client_level_report_gives_the_noise_left_on_the_average():
+    privacy = _privacy("client_level", "num_phones=16", "phones_per_round=8",
+                       "privacy.noise_multiplier=2.0")
+    report = privacy.report([{"round": 1, "epsilon": 3.0, "delta": 0.025}])
+    assert report["dp_noise_multiplier"] == pytest.approx(2.0)
+    assert report["dp_noise_std_per_clip"] == pytest.approx(0.25)
