@@ -41,3 +41,19 @@ def test_no_warm_start_by_default_and_none_without_public_sources():
                                      "federation.stage1_source=none")
     with pytest.raises(ConfigError, match="warm_start_epochs=1 needs public windows"):
         warm_start(cfg, model, side, split.seen_classes)
+
+
+def test_warm_start_is_cached_by_everything_it_depends_on(tmp_path):
+    """A second identical warm start loads the cached weights (no training); another seed or
+    another epoch count trains its own."""
+    cache = f"cache_dir={tmp_path}"
+    cfg, split, side, first = _setup("federation.warm_start_epochs=1", cache)
+    record = warm_start(cfg, first, side, split.seen_classes)
+    assert "cached" not in record and len(list((tmp_path / "warm_start").glob("*.json"))) == 1
+    again = LanHARModel.from_config(cfg.model, text_dim=side.encoder.dim)
+    assert warm_start(cfg, again, side, split.seen_classes)["cached"] is True
+    assert all(torch.equal(v, again.state_dict()[k]) for k, v in first.state_dict().items())
+    cfg2 = load_config([*FAST, "federation.warm_start_epochs=2", cache])
+    other = LanHARModel.from_config(cfg2.model, text_dim=side.encoder.dim)
+    assert "cached" not in warm_start(cfg2, other, side, split.seen_classes)
+    assert len(list((tmp_path / "warm_start").glob("*.json"))) == 2
