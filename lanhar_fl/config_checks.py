@@ -191,6 +191,7 @@ RULES: dict[str, Callable[[Any], str | None]] = {
     "privacy.trainable": Choice(TRAINABLE_PARTS),
     "privacy.optimizer": Choice(("adamw", "sgd")),
     "privacy.momentum": Number(0, 1, high_open=True),
+    "privacy.lr": Number(0, low_open=True, nullable=True),
     **{f"train.{stage}.{key}": rule for stage in ("stage1", "stage2", "supervised")
        for key, rule in (("epochs", EPOCHS), ("lr", POSITIVE), ("batch_size", COUNT),
                          ("weight_decay", Number(0)))},

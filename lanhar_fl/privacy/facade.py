@@ -133,8 +133,12 @@ class PhoneRound:
         self.objective = objective or LocalObjective()
 
     def train_settings(self, base: LocalTrainSettings) -> LocalTrainSettings:
-        """``base`` with this mode's trained parts and optimizer (``PhoneTraining``)."""
-        return dataclasses.replace(base, **dataclasses.asdict(PhoneTraining.from_cfg(self.cfg)))
+        """``base`` with this mode's trained parts, optimizer and learning rate
+        (``PhoneTraining``)."""
+        chosen = dataclasses.asdict(PhoneTraining.from_cfg(self.cfg))
+        if chosen["lr"] is None:
+            chosen["lr"] = base.lr
+        return dataclasses.replace(base, **chosen)
 
     @property
     def may_train(self) -> bool:

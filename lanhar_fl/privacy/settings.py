@@ -119,13 +119,14 @@ class SampleLevel:
 
 @dataclass(frozen=True)
 class PhoneTraining:
-    """What a phone trains under DP and with which optimizer (``privacy.trainable``,
-    ``privacy.optimizer``, ``privacy.momentum``; every mode but ``client_level``, whose
-    server-side noise covers every array however few a phone changes)."""
+    """What a phone trains under DP and how (``privacy.trainable``, ``privacy.optimizer``,
+    ``privacy.momentum``, ``privacy.lr``; ``trainable`` in every mode but ``client_level``,
+    whose server-side noise covers every array however few a phone changes)."""
 
     trainable: str = "all"
     optimizer: str = "adamw"
     momentum: float = 0.9
+    lr: float | None = None  # None: federation.lr
 
     @classmethod
     def from_cfg(cls, cfg: DictConfig) -> PhoneTraining:
@@ -137,7 +138,8 @@ class PhoneTraining:
         momentum = float(p.get("momentum", 0.9))
         if not 0.0 <= momentum < 1.0:
             raise ConfigError(f"privacy.momentum must be in [0, 1), got {momentum}")
-        return cls(trainable, _choice(p, "optimizer", "adamw", ("adamw", "sgd")), momentum)
+        return cls(trainable, _choice(p, "optimizer", "adamw", ("adamw", "sgd")), momentum,
+                   _optional_positive(p, "lr"))
 
 
 @dataclass(frozen=True)

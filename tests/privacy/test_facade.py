@@ -121,11 +121,11 @@ def test_dp_phone_trains_only_the_configured_part(part):
     parameters), and hands the model back with every parameter trainable again."""
     windows, text, prototypes = _arrays()
     privacy = _privacy("sample_level", "federation.batch_size=4", "federation.local_epochs=1",
-                       f"privacy.trainable={part}", "privacy.optimizer=sgd")
+                       f"privacy.trainable={part}", "privacy.optimizer=sgd", "privacy.lr=0.05")
     phone = privacy.phone_round(len(windows), prototypes, np.ones((2, D), np.float32),
                                 RecordDict())
     settings = phone.train_settings(LocalTrainSettings(1, 1e-2, 4))
-    assert (settings.trainable, settings.optimizer) == (part, "sgd")
+    assert (settings.trainable, settings.optimizer, settings.lr) == (part, "sgd", 0.05)
     torch.manual_seed(0)
     model = LanHARModel.from_config("smoke", D)
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
@@ -151,3 +151,10 @@ def test_client_level_report_gives_the_noise_left_on_the_average():
     report = privacy.report([{"round": 1, "epsilon": 3.0, "delta": 0.025}])
     assert report["dp_noise_multiplier"] == pytest.approx(2.0)
     assert report["dp_noise_std_per_clip"] == pytest.approx(0.25)
+
+
+@pytest.mark.parametrize("mode", ["none", "sample_level"])
+def test_phone_training_defaults_keep_the_federation_settings(mode):
+    phone = _privacy(mode).phone_round(8, _arrays()[2], None, RecordDict())
+    base = LocalTrainSettings(2, 3e-3, 16)
+    assert phone.train_settings(base) == base
