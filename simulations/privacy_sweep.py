@@ -80,19 +80,20 @@ def sweep_settings(cfg: DictConfig) -> dict[str, Any]:
 
 
 def grid(settings: dict[str, Any]) -> list[Cell]:
-    """The cells, seed by seed (the no-DP cell first)."""
+    """The cells, level by level over the seeds (the no-DP cells first), so that a sweep cut
+    short still holds whole levels to compare."""
     levels = [float(x) for x in settings["levels"]]
     if any(x <= 0 for x in levels) or any(float(z) <= 0 for z in settings["noise_multipliers"]):
         raise ConfigError("sweep.levels and sweep.noise_multipliers must be positive")
+    seeds = [int(seed) for seed in settings["seeds"]]
     cells = []
-    for seed in settings["seeds"]:
-        if any(math.isinf(x) for x in levels):
-            cells.append(Cell("none", "epsilon", math.inf, int(seed)))
-        for mode in settings["modes"]:
-            cells += [Cell(mode, "target_epsilon", x, int(seed)) for x in levels
-                      if not math.isinf(x)]
-            cells += [Cell(mode, "noise_multiplier", float(z), int(seed))
-                      for z in settings["noise_multipliers"]]
+    if any(math.isinf(x) for x in levels):
+        cells += [Cell("none", "epsilon", math.inf, seed) for seed in seeds]
+    for mode in settings["modes"]:
+        cells += [Cell(mode, "target_epsilon", x, seed) for x in levels if not math.isinf(x)
+                  for seed in seeds]
+        cells += [Cell(mode, "noise_multiplier", float(z), seed)
+                  for z in settings["noise_multipliers"] for seed in seeds]
     return cells
 
 

@@ -46,6 +46,9 @@ def test_sweep_grid_settings_and_cell_configs(tmp_path):
     settings = sweep_settings(cfg)
     cells = grid(settings)
     assert len(cells) == 2 * (1 + 2 * 2) and cells[0] == Cell("none", "epsilon", math.inf, 0)
+    assert [(c.mode, c.level, c.seed) for c in cells[:4]] == [
+        ("none", math.inf, 0), ("none", math.inf, 1), ("sample_level", 8.0, 0),
+        ("sample_level", 8.0, 1)]  # level by level: a cut-short sweep keeps whole levels
     c = cell_config(cfg, Cell("client_level", "target_epsilon", 2.0, 1), tmp_path, 0.2, None)
     assert c.privacy.mode == "client_level" and c.privacy.target_epsilon == 2.0
     assert c.seed == 1 and c.privacy.audit_holdout == 0.2 and "cells" in c.run_dir
