@@ -1,11 +1,12 @@
 """Canary audit from one training run (Steinke, Nasr, Jagielski 2023, arXiv 2305.08846).
 
 The auditor builds ``m`` canaries (``privacy.audit_canaries``) from the run config alone: canary
-``i`` is a seeded Gaussian-noise window at IMU scale (out of distribution for every phone) with a
-random target class, belongs to phone ``i mod phones`` and is included in that phone's training
-set with probability 1/2. Nothing crosses the privacy boundary: the phone derives its own
-canaries from the same config (a simulation-only audit, like ``privacy.audit_holdout``) and pairs
-each with its target class's prototype instead of an interpretation.
+``i`` is a seeded window of random sinusoids plus noise at IMU scale (out of distribution for
+every phone) with a random target class, belongs to phone ``i mod phones`` and is included in
+that phone's training set with probability 1/2. Nothing crosses the privacy boundary: the phone
+derives its own canaries from the same config (a simulation-only audit, like
+``privacy.audit_holdout``) and pairs each with its target class's prototype instead of an
+interpretation.
 
 After training, each canary is scored with the final model (``scores``): cosine to its target
 prototype minus the largest cosine to another class. Guessing IN for the top ``k`` scores and OUT
@@ -54,14 +55,20 @@ def targets(seed: int, m: int, num_classes: int) -> np.ndarray:
 
 
 def canary_window(seed: int, index: int, length: int, gravity: bool = True) -> np.ndarray:
-    """Canary ``index``: (length, 6) float32 Gaussian noise, gravity on +Z unless removed."""
+    """Canary ``index``: (length, 6) float32, per channel a sinusoid of random frequency, phase
+    and amplitude plus Gaussian noise (IMU scale; gravity on +Z unless removed). Distinct
+    spectra make canaries distinguishable from each other, which pure noise windows are not."""
     rng = np.random.default_rng([int(seed), CANARY_SEED, 2, int(index)])
-    window = np.empty((length, 6), np.float32)
-    window[:, :3] = rng.normal(0.0, ACC_STD, (length, 3))
-    window[:, 3:] = rng.normal(0.0, GYRO_STD, (length, 3))
+    t = np.arange(length) / length
+    cycles = rng.uniform(1.0, max(2.0, length / 4), 6)
+    phase = rng.uniform(0, 2 * np.pi, 6)
+    scale = np.array([ACC_STD] * 3 + [GYRO_STD] * 3)
+    amplitude = rng.uniform(0.5, 1.5, 6) * scale
+    window = amplitude * np.sin(2 * np.pi * cycles * t[:, None] + phase)
+    window += rng.normal(0.0, 0.25, (length, 6)) * scale
     if gravity:
         window[:, 2] += GRAVITY
-    return window
+    return window.astype(np.float32)
 
 
 def phone_canaries(seed: int, m: int, phones: int, phone_index: int) -> np.ndarray:
