@@ -5,11 +5,25 @@ works either way): ``sweep.modes`` (default ``[sample_level]``; ``sample_level``
 ``client_level``), ``sweep.levels`` (target epsilons over the whole run, default
 ``[inf, 8, 4, 2, 1]``; ``inf`` is one no-DP cell per seed), ``sweep.noise_multipliers`` (extra
 cells at fixed noise, default none), ``sweep.seeds`` (default ``[0, 1, 2]``), ``sweep.audit``
-(membership-inference AUC per cell, default true), ``sweep.audit_holdout`` (fraction of each
+(the empirical audit per cell, default true), ``sweep.audit_holdout`` (fraction of each
 phone's windows kept out of training as non-members, default 0.2), ``sweep.audit_windows`` (at
-most this many members and non-members scored, default 1000). A preset may change these defaults
-with ``sweep_defaults`` (``preset=smoke``: one seed, levels ``[inf, 4]``). Each mode starts from
-``configs/privacy/<mode>.yaml``, or from ``privacy.*`` as given when that is the selected mode.
+most this many members and non-members scored, default 1000), ``sweep.shadow_models`` and
+``sweep.shadow_epochs`` (LiRA's shadow encoders, trained on the server's public windows only,
+default 4 and 10), ``sweep.canaries`` (canary windows for the one-run epsilon audit, default
+500; 0: none) and ``sweep.canary_delta`` (the delta the bound is stated at, default 1e-5). A
+preset may change these defaults with ``sweep_defaults`` (``preset=smoke``: one seed, levels
+``[inf, 4]``, a smaller audit). Each mode starts from ``configs/privacy/<mode>.yaml``, or from
+``privacy.*`` as given when that is the selected mode.
+
+The audit (``lanhar_fl/privacy/audit.py``) reports per cell the threshold membership attack's
+AUC (``mia_auc``), offline LiRA's AUC (``mia_auc_lira``: per-window confidence calibrated by
+the shadows) and the canary audit of Steinke et al. 2023 (``canary_epsilon_lb``: the largest
+epsilon that ``canary_correct`` right of ``canary_guesses`` membership guesses on the canaries
+reject at 95 %). The bound is a lower bound at ``canary_delta``, not an estimate: 0 means the
+attack found nothing, not that the model is private; it can exceed the accountant's epsilon only
+through chance (5 %) or because the accountant's delta (1/n per phone) is larger than
+``canary_delta``. Canaries are phones' extra training windows (``privacy.audit_canaries``), so
+a cell's accuracy is measured with them in training.
 
 The text side (stage 1 on public data) is built once per seed and shared by that seed's cells.
 Writes ``run_dir/tradeoff.csv`` (one row per cell), ``run_dir/tradeoff.png``,
