@@ -74,7 +74,7 @@ def tradeoff_plot(rows: Sequence[dict[str, Any]], path: Path, title: str | None 
             ax.axhline(0.5, color="black", linewidth=0.5)
         eps = [g["epsilon_mean"] for g in groups if g["epsilon_mean"]]
         if keys[0] == "canary_epsilon_lb" and eps:
-            line = np.geomspace(min(eps) / 1.5, max(eps) * 1.5, 20)
+            line = np.geomspace(min(eps) / 3, max(eps) * 3, 20)
             ax.plot(line, line, color="black", linewidth=0.8, label="y = x (accountant)")
         if eps:
             ax.set_xscale("log")
