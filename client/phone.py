@@ -17,6 +17,7 @@ from omegaconf import DictConfig
 from lanhar_fl.data.windows import Windows
 from lanhar_fl.federated import schema
 from lanhar_fl.models.lanhar import LanHARModel, federated_state_dict, load_federated_state_dict
+from lanhar_fl.privacy import canaries
 from lanhar_fl.privacy.facade import Privacy
 from lanhar_fl.privacy.membership import training_windows
 from lanhar_fl.semantics.embedding_cache import EmbeddingCache
@@ -32,9 +33,13 @@ class InjectedFailure(RuntimeError):
 
 
 def phone_embeddings(cfg: DictConfig, windows: Windows, text: TextArtifacts) -> np.ndarray:
-    """Interpret on the device, then embed with the frozen encoder through the local cache."""
-    texts = list(interpret_windows(windows, cfg, labels_known=False, progress=False).texts)
-    return text.encoder.embed(texts, cache=EmbeddingCache.from_config(cfg))
+    """Interpret on the device, then embed with the frozen encoder through the local cache
+    (audit canaries, if any, get their target prototype instead: privacy/canaries.py)."""
+    def embed(real: Windows) -> np.ndarray:
+        texts = list(interpret_windows(real, cfg, labels_known=False, progress=False).texts)
+        return text.encoder.embed(texts, cache=EmbeddingCache.from_config(cfg))
+
+    return canaries.embed(cfg, windows, embed, text.bank.prototypes)
 
 
 def _model(cfg: DictConfig, text: TextArtifacts, arrays: ArrayRecord) -> LanHARModel:
@@ -56,6 +61,7 @@ def train(cfg: DictConfig, round_config: Mapping[str, object], arrays: ArrayReco
         raise InjectedFailure(f"phone {phone_index} fails in round 2 (federation.fail_phones)")
     start = time.perf_counter()
     windows = training_windows(cfg, windows, phone_index)
+    windows = canaries.include(cfg, windows, phone_index)  # simulation-only audit (default off)
     model = _model(cfg, text, arrays)
     fed = cfg.federation
     privacy = Privacy.from_config(cfg).phone_round(len(windows), text.bank.prototypes,

@@ -5,11 +5,25 @@ works either way): ``sweep.modes`` (default ``[sample_level]``; ``sample_level``
 ``client_level``), ``sweep.levels`` (target epsilons over the whole run, default
 ``[inf, 8, 4, 2, 1]``; ``inf`` is one no-DP cell per seed), ``sweep.noise_multipliers`` (extra
 cells at fixed noise, default none), ``sweep.seeds`` (default ``[0, 1, 2]``), ``sweep.audit``
-(membership-inference AUC per cell, default true), ``sweep.audit_holdout`` (fraction of each
+(the empirical audit per cell, default true), ``sweep.audit_holdout`` (fraction of each
 phone's windows kept out of training as non-members, default 0.2), ``sweep.audit_windows`` (at
-most this many members and non-members scored, default 1000). A preset may change these defaults
-with ``sweep_defaults`` (``preset=smoke``: one seed, levels ``[inf, 4]``). Each mode starts from
-``configs/privacy/<mode>.yaml``, or from ``privacy.*`` as given when that is the selected mode.
+most this many members and non-members scored, default 1000), ``sweep.shadow_models`` and
+``sweep.shadow_epochs`` (LiRA's shadow encoders, trained on the server's public windows only,
+default 4 and 10), ``sweep.canaries`` (canary windows for the one-run epsilon audit, default
+500; 0: none) and ``sweep.canary_delta`` (the delta the bound is stated at, default 1e-5). A
+preset may change these defaults with ``sweep_defaults`` (``preset=smoke``: one seed, levels
+``[inf, 4]``, a smaller audit). Each mode starts from ``configs/privacy/<mode>.yaml``, or from
+``privacy.*`` as given when that is the selected mode.
+
+The audit (``lanhar_fl/privacy/audit.py``) reports per cell the threshold membership attack's
+AUC (``mia_auc``), offline LiRA's AUC (``mia_auc_lira``: per-window confidence calibrated by
+the shadows) and the canary audit of Steinke et al. 2023 (``canary_epsilon_lb``: the largest
+epsilon that ``canary_correct`` right of ``canary_guesses`` membership guesses on the canaries
+reject at 95 %). The bound is a lower bound at ``canary_delta``, not an estimate: 0 means the
+attack found nothing, not that the model is private; it can exceed the accountant's epsilon only
+through chance (5 %) or because the accountant's delta (1/n per phone) is larger than
+``canary_delta``. Canaries are phones' extra training windows (``privacy.audit_canaries``), so
+a cell's accuracy is measured with them in training.
 
 The text side (stage 1 on public data) is built once per seed and shared by that seed's cells.
 Writes ``run_dir/tradeoff.csv`` (one row per cell), ``run_dir/tradeoff.png``,
@@ -26,20 +40,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
 from lanhar_fl.config import ConfigError
 from lanhar_fl.eval.report import write_metrics_json
-from lanhar_fl.federated.population import phone_count, phone_windows, split_for
+from lanhar_fl.federated.population import split_for
 from lanhar_fl.pipeline.text_side import TextSide
 from lanhar_fl.privacy import tradeoff
-from lanhar_fl.privacy.membership import audit_mask, membership_audit
-from lanhar_fl.privacy.public_negatives import dp_negatives, public_embeddings
+from lanhar_fl.privacy.audit import audit_run, shadow_encoders
 from lanhar_fl.privacy.settings import load_privacy_group, privacy_section
-from lanhar_fl.semantics.interpret import interpret_windows
-from lanhar_fl.training.checkpoint import load_checkpoint
 
 from .simulate import run as simulate
 from .simulate import size_synthetic_population
@@ -48,7 +58,8 @@ log = logging.getLogger(__name__)
 DP_MODES = ("sample_level", "client_level")
 DEFAULTS: dict[str, Any] = {"modes": ["sample_level"], "levels": [math.inf, 8, 4, 2, 1],
                             "noise_multipliers": [], "seeds": [0, 1, 2], "audit": True,
-                            "audit_holdout": 0.2, "audit_windows": 1000}
+                            "audit_holdout": 0.2, "audit_windows": 1000, "canaries": 500,
+                            "canary_delta": 1e-5, "shadow_models": 4, "shadow_epochs": 10}
 REPRESENTATIVE_EPSILON = 8.0
 
 
@@ -98,7 +109,7 @@ def grid(settings: dict[str, Any]) -> list[Cell]:
 
 
 def cell_config(cfg: DictConfig, cell: Cell, run_dir: Path, holdout: float,
-                text_side_path: Path | None) -> DictConfig:
+                text_side_path: Path | None, canaries: int = 0) -> DictConfig:
     """The run's config with the cell's privacy settings, seed and run_dir."""
     out = cfg.copy()
     selected = cfg.get("privacy")
@@ -109,6 +120,7 @@ def cell_config(cfg: DictConfig, cell: Cell, run_dir: Path, holdout: float,
         if cell.level_kind == "noise_multiplier":
             out.privacy.noise_multiplier = cell.level
     out.privacy.audit_holdout = holdout
+    out.privacy.audit_canaries = canaries
     out.seed = cell.seed
     out.run_dir = str(run_dir / "cells" / cell.name)
     if text_side_path is not None:
@@ -127,32 +139,20 @@ def shared_text_side(cfg: DictConfig, folder: Path) -> Path:
     return folder
 
 
-def audit_cell(cfg: DictConfig, settings: dict[str, Any]) -> dict[str, Any]:
-    """Membership-inference AUC of the cell's trained model (members: trained windows;
-    non-members: each phone's held-out windows)."""
+def audit_cell(cfg: DictConfig, settings: dict[str, Any],
+               shadows: dict[int, list]) -> dict[str, Any]:
+    """The cell's audit (lanhar_fl/privacy/audit.py); ``shadows`` caches LiRA's shadow
+    encoders by seed (they see public windows only, so every cell of a seed shares them)."""
     from server.text_side import public_windows, server_text_side
 
     split = split_for(cfg)
     side: TextSide = server_text_side(cfg, split.bank_classes, split.seen_classes)
-    fraction = float(cfg.privacy.audit_holdout)
-    members, nonmembers = [], []
-    for pid in range(phone_count(cfg)):
-        windows = phone_windows(cfg, pid)
-        held = audit_mask(len(windows), pid, int(cfg.seed), fraction)
-        members.append(windows.subset(np.flatnonzero(~held)))
-        nonmembers.append(windows.subset(np.flatnonzero(held)))
-    limit = int(settings["audit_windows"])
-    rng = np.random.default_rng(int(cfg.seed))
-    pairs = []
-    for parts in (members, nonmembers):
-        pool = type(parts[0]).concatenate(parts)
-        pool = pool.subset(np.sort(rng.permutation(len(pool))[:limit]))
-        texts = interpret_windows(pool, cfg, labels_known=False, progress=False).texts
-        pairs.append((pool.data, side.embed(list(texts), progress=False)))
-    public = public_embeddings(cfg, public_windows(cfg, split.seen_classes),
-                               lambda t: side.embed(t, progress=False), 64, seed=int(cfg.seed))
-    model, _ = load_checkpoint(Path(str(cfg.run_dir)) / "sensor_encoder")
-    return membership_audit(model, pairs[0], pairs[1], dp_negatives(side.bank.prototypes, public))
+    public = public_windows(cfg, split.seen_classes)
+    count = int(settings["shadow_models"])
+    if count and int(cfg.seed) not in shadows:
+        shadows[int(cfg.seed)] = shadow_encoders(cfg, side, public, count,
+                                                 int(settings["shadow_epochs"]))
+    return audit_run(cfg, settings, side, public, shadows.get(int(cfg.seed)))
 
 
 def _row(cell: Cell, metrics: dict[str, Any], audit: dict[str, Any],
@@ -188,6 +188,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     run_dir = Path(str(cfg.run_dir)).expanduser()
     run_dir.mkdir(parents=True, exist_ok=True)
     holdout = float(settings["audit_holdout"]) if settings["audit"] else 0.0
+    canaries = int(settings["canaries"]) if settings["audit"] else 0
+    shadows: dict[int, list] = {}
     start = time.perf_counter()
     rows: list[dict[str, Any]] = []
     cell_metrics: list[dict[str, Any]] = []
@@ -197,10 +199,10 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             no_dp = cell_config(cfg, Cell("none", "epsilon", math.inf, cell.seed), run_dir,
                                 holdout, None)
             shared = shared_text_side(no_dp, run_dir / f"text_side_seed{cell.seed}")
-        cell_cfg = cell_config(cfg, cell, run_dir, holdout, shared)
+        cell_cfg = cell_config(cfg, cell, run_dir, holdout, shared, canaries)
         log.info("privacy sweep cell %s", cell.name)
         metrics = simulate(cell_cfg)
-        audit = audit_cell(cell_cfg, settings) if settings["audit"] else {}
+        audit = audit_cell(cell_cfg, settings, shadows) if settings["audit"] else {}
         rows.append(_row(cell, metrics, audit, str(cell_cfg.run_dir)))
         cell_metrics.append(metrics)
         tradeoff.write_csv(rows, run_dir / "tradeoff.csv")

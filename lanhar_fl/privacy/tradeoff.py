@@ -1,8 +1,8 @@
 """The privacy/accuracy trade-off table and plot of ``lanhar-fl privacy-sweep``.
 
 One row per (mode, privacy level, seed) cell; ``summarise`` groups rows over seeds; the plot draws
-accuracy (and the membership-attack AUC) against epsilon with error bars across seeds, the
-no-DP cells as a horizontal band.
+accuracy, the membership-attack AUCs and the canary audit's epsilon lower bound against the
+accountant's epsilon with error bars across seeds, the no-DP cells as horizontal bands.
 """
 
 from __future__ import annotations
@@ -19,7 +19,10 @@ from ..eval.plots import _figure, _save
 
 COLUMNS = ("mode", "dp_mode", "level_kind", "level", "seed", "epsilon", "delta", "accuracy",
            "macro_f1", "weighted_f1", "mia_auc", "mia_auc_loss", "mia_auc_similarity",
+           "mia_auc_lira", "canary_epsilon_lb", "canary_guesses", "canary_correct",
            "wall_seconds", "run_dir")
+SUMMARISED = ("accuracy", "weighted_f1", "epsilon", "mia_auc", "mia_auc_lira",
+              "canary_epsilon_lb")
 
 
 def write_csv(rows: Sequence[dict[str, Any]], path: Path) -> Path:
@@ -46,7 +49,7 @@ def summarise(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     for (mode, kind, level), members in groups.items():
         entry: dict[str, Any] = {"mode": mode, "level_kind": kind, "level": level,
                                  "seeds": len(members)}
-        for key in ("accuracy", "weighted_f1", "epsilon", "mia_auc"):
+        for key in SUMMARISED:
             values = [float(m[key]) for m in members
                       if m.get(key) is not None and math.isfinite(float(m[key]))]
             entry[f"{key}_mean"] = float(np.mean(values)) if values else None
@@ -56,27 +59,24 @@ def summarise(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def tradeoff_plot(rows: Sequence[dict[str, Any]], path: Path, title: str | None = None) -> Path:
-    """Accuracy and attack AUC against epsilon (log axis), error bars across seeds."""
+    """Accuracy, attack AUCs and the canary epsilon lower bound against epsilon (log axis),
+    error bars across seeds; the last panel has the y = x line the bound must stay under."""
     groups = summarise(rows)
-    fig = _figure(10, 3.8)
-    panels = (("accuracy", "zero-shot accuracy"), ("mia_auc", "membership attack AUC"))
-    for i, (key, label) in enumerate(panels):
-        ax = fig.add_subplot(1, 2, i + 1)
-        for mode in sorted({g["mode"] for g in groups if g["mode"] != "none"}):
-            points = sorted((g for g in groups if g["mode"] == mode
-                             and g["epsilon_mean"] is not None and g[f"{key}_mean"] is not None),
-                            key=lambda g: g["epsilon_mean"])
-            if points:
-                ax.errorbar([g["epsilon_mean"] for g in points], [g[f"{key}_mean"] for g in points],
-                            yerr=[g[f"{key}_std"] for g in points], marker="o", capsize=3,
-                            label=mode)
-        for g in (g for g in groups if g["mode"] == "none" and g[f"{key}_mean"] is not None):
-            mean, std = g[f"{key}_mean"], g[f"{key}_std"] or 0.0
-            ax.axhline(mean, color="gray", linestyle="--", label="no DP (epsilon = inf)")
-            ax.axhspan(mean - std, mean + std, color="gray", alpha=0.15)
-        if key == "mia_auc":
+    fig = _figure(15, 3.8)
+    panels = ((("accuracy",), "zero-shot accuracy"),
+              (("mia_auc", "mia_auc_lira"), "membership attack AUC"),
+              (("canary_epsilon_lb",), "canary epsilon lower bound"))
+    for i, (keys, label) in enumerate(panels):
+        ax = fig.add_subplot(1, 3, i + 1)
+        for key in keys:
+            _curves(ax, groups, key, f" {key}" if len(keys) > 1 else "")
+        if keys[0] == "mia_auc":
             ax.axhline(0.5, color="black", linewidth=0.5)
-        if any(g["epsilon_mean"] for g in groups):
+        eps = [g["epsilon_mean"] for g in groups if g["epsilon_mean"]]
+        if keys[0] == "canary_epsilon_lb" and eps:
+            line = np.geomspace(min(eps) / 3, max(eps) * 3, 20)
+            ax.plot(line, line, color="black", linewidth=0.8, label="y = x (accountant)")
+        if eps:
             ax.set_xscale("log")
         ax.set_xlabel("epsilon (cumulative, worst phone)")
         ax.set_ylabel(label)
@@ -86,3 +86,20 @@ def tradeoff_plot(rows: Sequence[dict[str, Any]], path: Path, title: str | None 
     if title:
         fig.suptitle(title)
     return _save(fig, path)
+
+
+def _curves(ax: Any, groups: list[dict[str, Any]], key: str, suffix: str) -> None:
+    """One error-bar curve per DP mode; the no-DP cells as a dashed line and band."""
+    for mode in sorted({g["mode"] for g in groups if g["mode"] != "none"}):
+        points = sorted((g for g in groups if g["mode"] == mode
+                         and g["epsilon_mean"] is not None and g[f"{key}_mean"] is not None),
+                        key=lambda g: g["epsilon_mean"])
+        if points:
+            ax.errorbar([g["epsilon_mean"] for g in points], [g[f"{key}_mean"] for g in points],
+                        yerr=[g[f"{key}_std"] for g in points], marker="o", capsize=3,
+                        label=mode + suffix)
+    for g in (g for g in groups if g["mode"] == "none" and g[f"{key}_mean"] is not None):
+        mean, std = g[f"{key}_mean"], g[f"{key}_std"] or 0.0
+        ax.axhline(mean, color="gray", linestyle="--" if key != "mia_auc_lira" else ":",
+                   label=f"no DP (epsilon = inf){suffix}")
+        ax.axhspan(mean - std, mean + std, color="gray", alpha=0.15)

@@ -53,6 +53,8 @@ def test_sweep_grid_settings_and_cell_configs(tmp_path):
     assert c.privacy.mode == "client_level" and c.privacy.target_epsilon == 2.0
     assert c.seed == 1 and c.privacy.audit_holdout == 0.2 and "cells" in c.run_dir
     assert c.dataset.num_phones > 4  # held-out test phones added for the server
+    assert c.privacy.audit_canaries == 0
+    assert cell_config(cfg, cells[0], tmp_path, 0.2, None, 50).privacy.audit_canaries == 50
     z = cell_config(cfg, Cell("sample_level", "noise_multiplier", 1.5, 0), tmp_path, 0.0, None)
     assert z.privacy.target_epsilon is None and z.privacy.noise_multiplier == 1.5
     with pytest.raises(ConfigError):
@@ -72,9 +74,11 @@ def test_smoke_preset_sweeps_two_cells_unless_told_otherwise():
 
 def test_tradeoff_table_summary_plot_and_representative(tmp_path):
     rows = [{"mode": "none", "level_kind": "epsilon", "level": math.inf, "seed": s,
-             "epsilon": math.inf, "accuracy": 0.8 + 0.01 * s, "mia_auc": 0.6} for s in (0, 1)]
+             "epsilon": math.inf, "accuracy": 0.8 + 0.01 * s, "mia_auc": 0.6,
+             "mia_auc_lira": 0.7, "canary_epsilon_lb": 2.0 + s} for s in (0, 1)]
     rows += [{"mode": "sample_level", "level_kind": "target_epsilon", "level": e, "seed": s,
-              "epsilon": e * 0.99, "accuracy": 0.5 + 0.03 * e, "mia_auc": 0.5}
+              "epsilon": e * 0.99, "accuracy": 0.5 + 0.03 * e, "mia_auc": 0.5,
+              "mia_auc_lira": 0.5, "canary_epsilon_lb": 0.0}
              for e in (1.0, 8.0) for s in (0, 1)]
     tradeoff.write_csv(rows, tmp_path / "t.csv")
     lines = (tmp_path / "t.csv").read_text().splitlines()
@@ -82,5 +86,7 @@ def test_tradeoff_table_summary_plot_and_representative(tmp_path):
     summary = {(g["mode"], g["level"]): g for g in tradeoff.summarise(rows)}
     assert summary[("none", math.inf)]["accuracy_std"] == pytest.approx(0.005)
     assert summary[("none", math.inf)]["epsilon_mean"] is None
+    assert summary[("none", math.inf)]["canary_epsilon_lb_mean"] == pytest.approx(2.5)
+    assert "canary_epsilon_lb" in lines[0] and "mia_auc_lira" in lines[0]
     assert tradeoff.tradeoff_plot(rows, tmp_path / "t.png").stat().st_size > 1000
     assert rows[representative(rows)]["level"] == 8.0
