@@ -157,11 +157,14 @@ def audit_cell(cfg: DictConfig, settings: dict[str, Any],
 
 def _row(cell: Cell, metrics: dict[str, Any], audit: dict[str, Any],
          cell_dir: str) -> dict[str, Any]:
+    start = [h for h in metrics.get("history") or [] if h.get("round") == 0]
     return {"mode": cell.mode, "dp_mode": metrics.get("dp_mode", "none"),
             "level_kind": cell.level_kind, "level": cell.level, "seed": cell.seed,
             "epsilon": metrics.get("epsilon", math.inf), "delta": metrics.get("delta"),
             "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"],
-            "weighted_f1": metrics["weighted_f1"], **audit,
+            "weighted_f1": metrics["weighted_f1"],
+            "round0_accuracy": start[0].get("accuracy") if start else None,
+            "dp_noise_std_per_clip": metrics.get("dp_noise_std_per_clip"), **audit,
             "wall_seconds": metrics["wall_seconds"], "run_dir": cell_dir}
 
 

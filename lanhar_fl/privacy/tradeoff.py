@@ -18,11 +18,11 @@ import numpy as np
 from ..eval.plots import _figure, _save
 
 COLUMNS = ("mode", "dp_mode", "level_kind", "level", "seed", "epsilon", "delta", "accuracy",
-           "macro_f1", "weighted_f1", "mia_auc", "mia_auc_loss", "mia_auc_similarity",
-           "mia_auc_lira", "canary_epsilon_lb", "canary_guesses", "canary_correct",
-           "wall_seconds", "run_dir")
-SUMMARISED = ("accuracy", "weighted_f1", "epsilon", "mia_auc", "mia_auc_lira",
-              "canary_epsilon_lb")
+           "macro_f1", "weighted_f1", "round0_accuracy", "dp_noise_std_per_clip", "mia_auc",
+           "mia_auc_loss", "mia_auc_similarity", "mia_auc_lira", "canary_epsilon_lb",
+           "canary_guesses", "canary_correct", "wall_seconds", "run_dir")
+SUMMARISED = ("accuracy", "weighted_f1", "round0_accuracy", "epsilon", "mia_auc",
+              "mia_auc_lira", "canary_epsilon_lb")
 
 
 def write_csv(rows: Sequence[dict[str, Any]], path: Path) -> Path:

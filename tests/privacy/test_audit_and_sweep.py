@@ -75,7 +75,8 @@ def test_smoke_preset_sweeps_two_cells_unless_told_otherwise():
 def test_tradeoff_table_summary_plot_and_representative(tmp_path):
     rows = [{"mode": "none", "level_kind": "epsilon", "level": math.inf, "seed": s,
              "epsilon": math.inf, "accuracy": 0.8 + 0.01 * s, "mia_auc": 0.6,
-             "mia_auc_lira": 0.7, "canary_epsilon_lb": 2.0 + s} for s in (0, 1)]
+             "mia_auc_lira": 0.7, "canary_epsilon_lb": 2.0 + s, "round0_accuracy": 0.7}
+            for s in (0, 1)]
     rows += [{"mode": "sample_level", "level_kind": "target_epsilon", "level": e, "seed": s,
               "epsilon": e * 0.99, "accuracy": 0.5 + 0.03 * e, "mia_auc": 0.5,
               "mia_auc_lira": 0.5, "canary_epsilon_lb": 0.0}
@@ -87,6 +88,7 @@ def test_tradeoff_table_summary_plot_and_representative(tmp_path):
     assert summary[("none", math.inf)]["accuracy_std"] == pytest.approx(0.005)
     assert summary[("none", math.inf)]["epsilon_mean"] is None
     assert summary[("none", math.inf)]["canary_epsilon_lb_mean"] == pytest.approx(2.5)
+    assert summary[("none", math.inf)]["round0_accuracy_mean"] == pytest.approx(0.7)
     assert "canary_epsilon_lb" in lines[0] and "mia_auc_lira" in lines[0]
     assert tradeoff.tradeoff_plot(rows, tmp_path / "t.png").stat().st_size > 1000
     assert rows[representative(rows)]["level"] == 8.0
