@@ -62,14 +62,18 @@ def tradeoff_plot(rows: Sequence[dict[str, Any]], path: Path, title: str | None 
     """Accuracy, attack AUCs and the canary epsilon lower bound against epsilon (log axis),
     error bars across seeds; the last panel has the y = x line the bound must stay under."""
     groups = summarise(rows)
-    fig = _figure(15, 3.8)
-    panels = ((("accuracy",), "zero-shot accuracy"),
-              (("mia_auc", "mia_auc_lira"), "membership attack AUC"),
-              (("canary_epsilon_lb",), "canary epsilon lower bound"))
+    panels = [(keys, label) for keys, label in (
+        (("accuracy",), "zero-shot accuracy"),
+        (("mia_auc", "mia_auc_lira"), "membership attack AUC"),
+        (("canary_epsilon_lb",), "canary epsilon lower bound"))
+        if any(g[f"{key}_mean"] is not None for g in groups for key in keys)]
+    fig = _figure(5 * len(panels), 3.8)
     for i, (keys, label) in enumerate(panels):
-        ax = fig.add_subplot(1, 3, i + 1)
+        ax = fig.add_subplot(1, len(panels), i + 1)
         for key in keys:
             _curves(ax, groups, key, f" {key}" if len(keys) > 1 else "")
+        if keys[0] == "accuracy":
+            _warm_start_line(ax, groups)
         if keys[0] == "mia_auc":
             ax.axhline(0.5, color="black", linewidth=0.5)
         eps = [g["epsilon_mean"] for g in groups if g["epsilon_mean"]]
@@ -86,6 +90,15 @@ def tradeoff_plot(rows: Sequence[dict[str, Any]], path: Path, title: str | None 
     if title:
         fig.suptitle(title)
     return _save(fig, path)
+
+
+def _warm_start_line(ax: Any, groups: list[dict[str, Any]]) -> None:
+    """Round 0 (the public warm start, before any phone) as a dotted line, when recorded."""
+    starts = [g["round0_accuracy_mean"] for g in groups
+              if g["mode"] == "none" and g["round0_accuracy_mean"] is not None]
+    if starts:
+        ax.axhline(starts[0], color="tab:green", linestyle=":",
+                   label="round 0: public warm start")
 
 
 def _curves(ax: Any, groups: list[dict[str, Any]], key: str, suffix: str) -> None:
