@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from lanhar_fl.config import ConfigError
@@ -52,7 +53,7 @@ def warm_start(cfg: DictConfig, model: LanHARModel, text_side: TextSide,
             record = json.loads(cached.with_suffix(".json").read_text())
             log.info("warm start: cached %s", cached.name)
             return {**record, "cached": True}
-        except (OSError, ValueError, KeyError) as exc:  # a damaged entry is trained again
+        except (OSError, ValueError, KeyError, SafetensorError) as exc:  # damaged: train again
             log.warning("warm start cache %s unreadable (%s): training again", cached, exc)
     start = time.perf_counter()
     windows, texts, records = public_stage1(

@@ -57,3 +57,15 @@ def test_warm_start_is_cached_by_everything_it_depends_on(tmp_path):
     other = LanHARModel.from_config(cfg2.model, text_dim=side.encoder.dim)
     assert "cached" not in warm_start(cfg2, other, side, split.seen_classes)
     assert len(list((tmp_path / "warm_start").glob("*.json"))) == 2
+
+
+def test_damaged_warm_start_cache_entry_is_trained_again(tmp_path):
+    cfg, split, side, model = _setup("federation.warm_start_epochs=1", f"cache_dir={tmp_path}")
+    warm_start(cfg, model, side, split.seen_classes)
+    (entry,) = (tmp_path / "warm_start").glob("*.safetensors")
+    entry.write_bytes(b"not a safetensors file")
+    again = LanHARModel.from_config(cfg.model, text_dim=side.encoder.dim)
+    assert "cached" not in warm_start(cfg, again, side, split.seen_classes)  # trained again
+    third = LanHARModel.from_config(cfg.model, text_dim=side.encoder.dim)
+    assert warm_start(cfg, third, side, split.seen_classes)["cached"] is True  # entry rewritten
+    assert all(torch.equal(v, third.state_dict()[k]) for k, v in again.state_dict().items())
