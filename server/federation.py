@@ -96,10 +96,11 @@ def run_federation(grid: Grid, cfg: DictConfig, num_phones: int | None = None,
                      evaluator, round_privacy)
     history = full_history(evaluator.history, rounds.exchanges, rounds.train_metrics,
                            round_privacy)
+    per_round = phones_per_round(cfg, num_phones)
     extra = {
         "model": "LanHAR-federated",
         "num_phones": int(num_phones),
-        "phones_per_round": phones_per_round(cfg, num_phones),
+        "phones_per_round": per_round,
         "rounds": int(cfg.rounds),
         "history": history,
         "bytes_uploaded_per_phone_per_round": _mean([h["bytes_uploaded_per_phone"]
@@ -111,7 +112,7 @@ def run_federation(grid: Grid, cfg: DictConfig, num_phones: int | None = None,
         **text_side.metrics(split, cfg),
         **({"warm_start": warm} if warm else {}),
         **rounds.extra,
-        **privacy.report(history),
+        **privacy.report(history, num_phones, per_round),
     }
     metrics = split_metrics(split, evaluator.predicted, scores=evaluator.scores,
                             seed=int(cfg.seed), wall_seconds=time.perf_counter() - start,

@@ -87,9 +87,11 @@ class Privacy:
         log.info("public negatives: %d embeddings of public windows", len(embeddings))
         return {schema.PUBLIC_NEGATIVES: arrays, schema.PUBLIC_NEGATIVES_META: meta}, fingerprint
 
-    def report(self, history: list[dict[str, Any]]) -> dict[str, Any]:
-        """metrics.json keys: ``epsilon``, ``delta``, ``dp_mode``, ``privacy`` (reporting.py)."""
-        return privacy_metrics(self.cfg, history)
+    def report(self, history: list[dict[str, Any]], num_phones: int,
+               per_round: int) -> dict[str, Any]:
+        """metrics.json keys: ``epsilon``, ``delta``, ``dp_mode``, ``privacy`` and, client-level,
+        the noise over ``num_phones`` phones, ``per_round`` a round (reporting.py)."""
+        return privacy_metrics(self.cfg, history, num_phones, per_round)
 
     def simulation_resume_refusal(self) -> str | None:
         """Why ``resume=`` cannot continue a simulated run under this mode (None: it can)."""

@@ -54,9 +54,12 @@ def running_max(values: Sequence[float | None]) -> list[float | None]:
     return out
 
 
-def privacy_metrics(cfg: DictConfig, history: list[dict[str, Any]]) -> dict[str, Any]:
+def privacy_metrics(cfg: DictConfig, history: list[dict[str, Any]], num_phones: int,
+                    per_round: int) -> dict[str, Any]:
     """``epsilon``, ``delta``, ``dp_mode`` (CONTRACT) and ``privacy`` (the settings) for
-    metrics.json; for SecAgg (no DP) only ``privacy``; empty without privacy."""
+    metrics.json, plus the client-level noise of a run over ``num_phones`` phones with
+    ``per_round`` sampled per round; for SecAgg (no DP) only ``privacy``; empty without
+    privacy."""
     mode = privacy_mode(cfg)
     if mode == "none":
         return {}
@@ -67,20 +70,17 @@ def privacy_metrics(cfg: DictConfig, history: list[dict[str, Any]]) -> dict[str,
         out.update(epsilon=float(rows[-1]["epsilon"]), delta=float(rows[-1]["delta"]),
                    dp_mode=DP_MODES[mode])
     if mode == "client_level":
-        out.update(client_level_noise(cfg))
+        out.update(client_level_noise(cfg, num_phones, per_round))
     return out
 
 
-def client_level_noise(cfg: DictConfig) -> dict[str, float]:
+def client_level_noise(cfg: DictConfig, num_phones: int, per_round: int) -> dict[str, float]:
     """The server's noise multiplier and the noise it leaves on each coordinate of the averaged
     update, in units of the clipping norm (multiplier / phones per round): with no sampling
     amplification the epsilon fixes the multiplier, so only more phones per round shrink it."""
-    from ..federated.population import phone_count
     from .client_level import resolve_noise
     from .settings import ClientLevel
 
-    phones = phone_count(cfg)
-    per_round = max(1, min(int(cfg.phones_per_round), phones))
-    noise = resolve_noise(ClientLevel.from_cfg(cfg), cfg, per_round, phones)
+    noise = resolve_noise(ClientLevel.from_cfg(cfg), cfg, per_round, num_phones)
     return {"dp_noise_multiplier": float(noise),
             "dp_noise_std_per_clip": float(noise / per_round)}

@@ -70,9 +70,9 @@ def test_sample_level_ships_public_negative_records():
 
 def test_report_keys_follow_the_mode():
     history = [{"round": 0}, {"round": 1, "epsilon": 1.5, "delta": 1e-3}]
-    assert _privacy("none").report(history) == {}
-    assert set(_privacy("secagg").report(history)) == {"privacy"}
-    report = _privacy("sample_level").report(history)
+    assert _privacy("none").report(history, 8, 4) == {}
+    assert set(_privacy("secagg").report(history, 8, 4)) == {"privacy"}
+    report = _privacy("sample_level").report(history, 8, 4)
     assert report["epsilon"] == pytest.approx(1.5) and report["dp_mode"] == "sample_level_opacus"
 
 
@@ -146,9 +146,9 @@ def test_trainable_part_is_refused_under_client_level_dp():
 
 
 def test_client_level_report_gives_the_noise_left_on_the_average():
-    privacy = _privacy("client_level", "num_phones=16", "phones_per_round=8",
-                       "privacy.noise_multiplier=2.0")
-    report = privacy.report([{"round": 1, "epsilon": 3.0, "delta": 0.025}])
+    privacy = _privacy("client_level", "privacy.noise_multiplier=2.0")
+    # the counts the server ran with (in deployment, its connected SuperNodes), not the config's
+    report = privacy.report([{"round": 1, "epsilon": 3.0, "delta": 0.025}], 16, 8)
     assert report["dp_noise_multiplier"] == pytest.approx(2.0)
     assert report["dp_noise_std_per_clip"] == pytest.approx(0.25)
 
