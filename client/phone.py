@@ -17,7 +17,7 @@ from omegaconf import DictConfig
 from lanhar_fl.data.windows import Windows
 from lanhar_fl.federated import schema
 from lanhar_fl.models.lanhar import LanHARModel, federated_state_dict, load_federated_state_dict
-from lanhar_fl.privacy import canaries
+from lanhar_fl.privacy import canaries, gradient_canaries
 from lanhar_fl.privacy.facade import Privacy
 from lanhar_fl.privacy.membership import training_windows
 from lanhar_fl.semantics.embedding_cache import EmbeddingCache
@@ -73,8 +73,10 @@ def train(cfg: DictConfig, round_config: Mapping[str, object], arrays: ArrayReco
             epochs=int(fed.local_epochs), lr=float(fed.lr), batch_size=int(fed.batch_size),
             proximal_mu=float(round_config.get("proximal-mu", 0.0)),
             seed=int(cfg.seed) * 100_003 + server_round * 1_009 + phone_index))
-        losses = local_train(model, windows.data, embeddings, settings,
-                             privacy.objective)["loss"]
+        injected = gradient_canaries.for_phone(cfg, model, phone_index, len(windows),
+                                               settings.batch_size, settings.seed)
+        losses = local_train(model, windows.data, embeddings, settings, privacy.objective,
+                             on_optimizer=injected.attach if injected else None)["loss"]
     metrics: dict[str, float | int] = {
         schema.NUM_EXAMPLES: int(len(windows)),
         schema.TRAIN_SECONDS: float(time.perf_counter() - start),

@@ -57,6 +57,7 @@ class PhonePolicy:
     min_noise_multiplier: float | None = None  # DP modes given by noise: the smallest accepted
     max_artifact_bytes: int = 1 << 30  # received text-side artefacts: total size
     max_artifact_files: int = 64  # received text-side artefacts: files per artefact
+    max_audit_canaries: int = 10_000  # privacy.audit_canaries accepted (0: no audit here)
 
     def artifact_limits(self) -> ArtifactLimits:
         """The most a received artefact may hold on this phone."""
@@ -132,7 +133,7 @@ class PhonePolicy:
             mode = privacy_mode(cfg)
         except ConfigError as exc:
             return [str(exc)]
-        reasons = []
+        reasons = self._audit_refusals(privacy_section(cfg))
         if PRIVACY_ORDER.index(mode) < PRIVACY_ORDER.index(self.min_privacy):
             reasons.append(f"privacy.mode={mode} (this phone's floor is {self.min_privacy}; "
                            f"order: {' < '.join(PRIVACY_ORDER)})")
@@ -152,6 +153,16 @@ class PhonePolicy:
                 noise is not None and noise >= self.min_noise_multiplier):
             reasons.append(f"privacy.noise_multiplier={noise} (this phone's minimum is "
                            f"{self.min_noise_multiplier:g})")
+        return reasons
+
+    def _audit_refusals(self, section: Mapping) -> list[str]:
+        """Audit canaries are data-independent (they leak nothing of the phone's windows) but
+        cost memory and time in proportion to their count: capped by the phone."""
+        reasons: list[str] = []
+        count = _received_number(section, "audit_canaries", reasons)
+        if count is not None and not count <= self.max_audit_canaries:
+            reasons.append(f"privacy.audit_canaries={section.get('audit_canaries')} (this "
+                           f"phone allows at most {self.max_audit_canaries})")
         return reasons
 
 
@@ -232,9 +243,16 @@ def _positive_int(where: str, value: object) -> int:
     return value
 
 
+def _count(where: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"{where}: expected an integer >= 0, got {value!r}")
+    return value
+
+
 _FIELD_CHECKS = {
     "interpreters": _interpreters, "endpoints": _endpoints, "allow_remote": _bool,
     "api_key_env": _optional_string, "min_privacy": _mode,
     "max_epsilon": _optional_positive, "min_noise_multiplier": _optional_positive,
     "max_artifact_bytes": _positive_int, "max_artifact_files": _positive_int,
+    "max_audit_canaries": _count,
 }

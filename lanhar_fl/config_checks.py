@@ -179,6 +179,7 @@ RULES: dict[str, Callable[[Any], str | None]] = {
     "privacy.mode": Choice(("none", "sample_level", "client_level", "secagg")),
     "privacy.audit_holdout": Number(0, 1, high_open=True),
     "privacy.audit_canaries": Integer(0),
+    "privacy.audit_canary_kind": Choice(("windows", "gradients")),  # privacy/canaries.py
     "privacy.target_epsilon": Number(0, low_open=True, nullable=True),
     "privacy.noise_multiplier": Number(0, nullable=True),
     "privacy.delta": Number(0, 1, low_open=True, high_open=True, nullable=True),

@@ -27,6 +27,7 @@ from lanhar_fl.federated.runconfig import config_to_json
 from lanhar_fl.logs import summarised_in_flower_logs
 from lanhar_fl.models.lanhar import LanHARModel, federated_state_dict
 from lanhar_fl.pipeline.text_side import TextSide
+from lanhar_fl.privacy.canaries import INITIAL_CHECKPOINT, canary_count
 from lanhar_fl.privacy.client_level import privacy_spent
 from lanhar_fl.privacy.facade import Privacy
 from lanhar_fl.privacy.settings import SecAgg
@@ -71,6 +72,8 @@ def run_federation(grid: Grid, cfg: DictConfig, num_phones: int | None = None,
     model = LanHARModel.from_config(cfg.model, text_dim=text_side.encoder.dim)
     warm = warm_start(cfg, model, text_side, split.seen_classes)
     initial = {k: v.contiguous() for k, v in federated_state_dict(model).items()}
+    if canary_count(cfg):  # the audit scores canaries by how far training moved them
+        save_checkpoint(run_dir / INITIAL_CHECKPOINT, model)
     shapes = {k: tuple(v.shape) for k, v in initial.items()}
 
     artifact_grid = ArtifactGrid(grid, shapes, strict_audit=bool(cfg.federation.audit_replies))

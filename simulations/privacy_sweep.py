@@ -9,8 +9,10 @@ cells at fixed noise, default none), ``sweep.seeds`` (default ``[0, 1, 2]``), ``
 phone's windows kept out of training as non-members, default 0.2), ``sweep.audit_windows`` (at
 most this many members and non-members scored, default 1000), ``sweep.shadow_models`` and
 ``sweep.shadow_epochs`` (LiRA's shadow encoders, trained on the server's public windows only,
-default 4 and 10), ``sweep.canaries`` (canary windows for the one-run epsilon audit, default
-500; 0: none) and ``sweep.canary_delta`` (the delta the bound is stated at, default 1e-5). A
+default 4 and 10), ``sweep.canaries`` (canaries for the one-run epsilon audit, default 1000; 0:
+none), ``sweep.canary_kind`` (``gradients``, the default: one-coordinate gradients added to the
+phones' steps, the white-box audit; ``windows``: out-of-distribution windows, the black-box one)
+and ``sweep.canary_delta`` (the delta the bound is stated at, default 1e-5). A
 preset may change these defaults with ``sweep_defaults`` (``preset=smoke``: one seed, levels
 ``[inf, 4]``, a smaller audit). Each mode starts from ``configs/privacy/<mode>.yaml``, or from
 ``privacy.*`` as given when that is the selected mode.
@@ -22,13 +24,14 @@ epsilon that ``canary_correct`` right of ``canary_guesses`` membership guesses o
 reject at 95 %). The bound is a lower bound at ``canary_delta``, not an estimate: 0 means the
 attack found nothing, not that the model is private; it can exceed the accountant's epsilon only
 through chance (5 %) or because the accountant's delta (1/n per phone) is larger than
-``canary_delta``. Canaries are phones' extra training windows (``privacy.audit_canaries``), so
-a cell's accuracy is measured with them in training.
+``canary_delta``. Canaries are part of the phones' training (``privacy.audit_canaries``,
+``privacy.audit_canary_kind``), so a cell's accuracy is measured with them in training.
 
 The text side (stage 1 on public data) is built once per seed and shared by that seed's cells.
 Writes ``run_dir/tradeoff.csv`` (one row per cell), ``run_dir/tradeoff.png``,
 ``run_dir/metrics.json`` (a representative DP cell, epsilon nearest 8, with the whole grid in
-``sweep`` and ``sweep_summary``) and every cell's own run under ``run_dir/cells/``.
+``sweep`` and ``sweep_summary``) and every cell's own run under ``run_dir/cells/`` (a row's
+``run_dir``, relative to the sweep's).
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ from lanhar_fl.federated.population import split_for
 from lanhar_fl.pipeline.text_side import TextSide
 from lanhar_fl.privacy import tradeoff
 from lanhar_fl.privacy.audit import audit_run, shadow_encoders
+from lanhar_fl.privacy.canaries import CANARY_KINDS
 from lanhar_fl.privacy.settings import load_privacy_group, privacy_section
 
 from .simulate import run as simulate
@@ -58,8 +62,9 @@ log = logging.getLogger(__name__)
 DP_MODES = ("sample_level", "client_level")
 DEFAULTS: dict[str, Any] = {"modes": ["sample_level"], "levels": [math.inf, 8, 4, 2, 1],
                             "noise_multipliers": [], "seeds": [0, 1, 2], "audit": True,
-                            "audit_holdout": 0.2, "audit_windows": 1000, "canaries": 500,
-                            "canary_delta": 1e-5, "shadow_models": 4, "shadow_epochs": 10}
+                            "audit_holdout": 0.2, "audit_windows": 1000, "canaries": 1000,
+                            "canary_kind": "gradients", "canary_delta": 1e-5,
+                            "shadow_models": 4, "shadow_epochs": 10}
 REPRESENTATIVE_EPSILON = 8.0
 
 
@@ -87,6 +92,9 @@ def sweep_settings(cfg: DictConfig) -> dict[str, Any]:
     bad = [m for m in settings["modes"] if m not in DP_MODES]
     if bad:
         raise ConfigError(f"sweep.modes: {bad} are not DP modes {DP_MODES}")
+    if settings["canary_kind"] not in CANARY_KINDS:
+        raise ConfigError(f"sweep.canary_kind: expected one of {CANARY_KINDS}, got "
+                          f"{settings['canary_kind']!r}")
     return settings
 
 
@@ -109,7 +117,8 @@ def grid(settings: dict[str, Any]) -> list[Cell]:
 
 
 def cell_config(cfg: DictConfig, cell: Cell, run_dir: Path, holdout: float,
-                text_side_path: Path | None, canaries: int = 0) -> DictConfig:
+                text_side_path: Path | None, canaries: int = 0,
+                canary_kind: str = "gradients") -> DictConfig:
     """The run's config with the cell's privacy settings, seed and run_dir."""
     out = cfg.copy()
     selected = cfg.get("privacy")
@@ -121,6 +130,7 @@ def cell_config(cfg: DictConfig, cell: Cell, run_dir: Path, holdout: float,
             out.privacy.noise_multiplier = cell.level
     out.privacy.audit_holdout = holdout
     out.privacy.audit_canaries = canaries
+    out.privacy.audit_canary_kind = canary_kind
     out.seed = cell.seed
     out.run_dir = str(run_dir / "cells" / cell.name)
     if text_side_path is not None:
@@ -202,11 +212,13 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             no_dp = cell_config(cfg, Cell("none", "epsilon", math.inf, cell.seed), run_dir,
                                 holdout, None)
             shared = shared_text_side(no_dp, run_dir / f"text_side_seed{cell.seed}")
-        cell_cfg = cell_config(cfg, cell, run_dir, holdout, shared, canaries)
+        cell_cfg = cell_config(cfg, cell, run_dir, holdout, shared, canaries,
+                               str(settings["canary_kind"]))
         log.info("privacy sweep cell %s", cell.name)
         metrics = simulate(cell_cfg)
         audit = audit_cell(cell_cfg, settings, shadows) if settings["audit"] else {}
-        rows.append(_row(cell, metrics, audit, str(cell_cfg.run_dir)))
+        # relative: the sweep runs in a partial folder that is renamed when it finishes
+        rows.append(_row(cell, metrics, audit, f"cells/{cell.name}"))
         cell_metrics.append(metrics)
         tradeoff.write_csv(rows, run_dir / "tradeoff.csv")
     tradeoff.tradeoff_plot(rows, run_dir / "tradeoff.png", title="privacy / accuracy trade-off")

@@ -3,7 +3,9 @@
 Three attacks on the final global sensor encoder: the threshold membership attack
 (``membership.py``: members are the phones' trained windows, non-members their audit hold-out),
 offline LiRA with shadow encoders trained on the server's public windows (``lira.py``), and the
-one-run canary audit's epsilon lower bound (``canaries.py``, when ``privacy.audit_canaries``).
+one-run canary audit's epsilon lower bound (when ``privacy.audit_canaries``: window canaries,
+``canaries.py``, or gradient canaries, ``gradient_canaries.py``, scored against the initial model
+the federation saved as ``canaries.INITIAL_CHECKPOINT``).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from ..federated.population import phone_count, phone_windows
 from ..models.lanhar import LanHARModel
 from ..semantics.interpret import interpret_windows
 from ..training.checkpoint import load_checkpoint
-from . import canaries
+from . import canaries, gradient_canaries
 from .lira import lira_audit, train_shadows
 from .membership import audit_mask, membership_audit
 from .public_negatives import dp_negatives, public_embeddings
@@ -68,12 +70,17 @@ def audit_run(cfg: DictConfig, settings: dict[str, Any], side: Any, public: Any,
         pairs.append((pool.data, side.embed(list(texts), progress=False)))
     negatives = dp_negatives(side.bank.prototypes, public_embeddings(
         cfg, public, lambda t: side.embed(t, progress=False), 64, seed=int(cfg.seed)))
-    model, _ = load_checkpoint(Path(str(cfg.run_dir)) / "sensor_encoder")
+    run_dir = Path(str(cfg.run_dir))
+    model, _ = load_checkpoint(run_dir / "sensor_encoder")
     out = membership_audit(model, pairs[0], pairs[1], negatives)
     if shadows:
         out.update(lira_audit(model, shadows, pairs[0], pairs[1], negatives))
-    out.update(canaries.audit(cfg, model, side.bank.prototypes, phone0.window_length,
-                              not bool(phone0.gravity_removed[0]),
-                              float(settings["canary_delta"])))
+    delta = float(settings["canary_delta"])
+    if canaries.canary_count(cfg) and canaries.canary_kind(cfg) == "gradients":
+        initial, _ = load_checkpoint(run_dir / canaries.INITIAL_CHECKPOINT)
+        out.update(gradient_canaries.audit(cfg, initial, model, delta))
+    else:
+        out.update(canaries.audit(cfg, model, side.bank.prototypes, phone0.window_length,
+                                  not bool(phone0.gravity_removed[0]), delta))
     return out
 

@@ -34,6 +34,8 @@ CANARY_SEED = 104_729
 CANARY_DEVICE = "audit_canary"
 ACC_STD, GYRO_STD, GRAVITY = 4.0, 1.5, 9.81  # m/s^2, rad/s, m/s^2
 GUESS_FRACTIONS = (1 / 50, 1 / 20, 1 / 10, 1 / 4)
+CANARY_KINDS = ("windows", "gradients")
+INITIAL_CHECKPOINT = "initial_sensor_encoder"  # in run_dir, written when the run has canaries
 
 
 def canary_count(cfg: DictConfig) -> int:
@@ -42,6 +44,16 @@ def canary_count(cfg: DictConfig) -> int:
     if isinstance(m, bool) or not isinstance(m, int) or m < 0:
         raise ConfigError(f"privacy.audit_canaries must be an integer >= 0, got {m!r}")
     return m
+
+
+def canary_kind(cfg: DictConfig) -> str:
+    """``privacy.audit_canary_kind``: ``windows`` (default, this module) or ``gradients``
+    (``gradient_canaries.py``)."""
+    kind = privacy_section(cfg).get("audit_canary_kind", "windows") or "windows"
+    if kind not in CANARY_KINDS:
+        raise ConfigError(f"privacy.audit_canary_kind must be one of {CANARY_KINDS}, got "
+                          f"{kind!r}")
+    return str(kind)
 
 
 def included(seed: int, m: int) -> np.ndarray:
@@ -82,7 +94,7 @@ def include(cfg: DictConfig, windows: Windows, phone_index: int) -> Windows:
     from ..federated.population import phone_count
 
     m = canary_count(cfg)
-    if not m or not len(windows):
+    if not m or not len(windows) or canary_kind(cfg) != "windows":
         return windows
     ids = phone_canaries(int(cfg.seed), m, phone_count(cfg), phone_index)
     if not len(ids):

@@ -69,9 +69,15 @@ class LocalObjective:
 
 def local_train(model: nn.Module, windows: np.ndarray, text_emb: np.ndarray,
                 settings: LocalTrainSettings, objective: LocalObjective | None = None,
-                global_params: dict[str, torch.Tensor] | None = None) -> dict[str, Any]:
+                global_params: dict[str, torch.Tensor] | None = None,
+                on_optimizer: Callable[[torch.optim.Optimizer], None] | None = None,
+                ) -> dict[str, Any]:
     """One client update: returns ``loss`` per epoch and ``num_examples`` (``objective``
     default: the non-DP ``clip`` loss).
+
+    ``on_optimizer`` is called with the inner optimizer before any privatize wrapper, so a
+    step pre-hook it registers sees the gradient Opacus has clipped and noised (the audit's
+    gradient canaries: privacy/gradient_canaries.py).
 
     FedProx pulls towards ``global_params`` (default: the weights ``model`` holds on entry, i.e.
     the global model just received). A privatize wrapper's hooks are removed afterwards
@@ -85,6 +91,8 @@ def local_train(model: nn.Module, windows: np.ndarray, text_emb: np.ndarray,
             global_params = snapshot_params(model)
         loader = stage2_loader(windows, text_emb, s.batch_size, s.seed)
         optimizer = _optimizer(model, s)
+        if on_optimizer is not None:
+            on_optimizer(optimizer)
         loss_fn = make_objective(o.loss, o.public_negatives, o.dedup_positives,
                                  o.num_prototypes, o.distill_weight)
         wrapped = model

@@ -223,3 +223,17 @@ def test_policy_artifact_limits_reach_the_unpacker(tmp_path):
     cache = tmp_path / "cache"
     assert not cache.exists() or not any(cache.iterdir())  # nothing written
     unpack(arrays, texts, tmp_path / "cache", PhonePolicy(max_artifact_files=3).artifact_limits())
+
+
+def test_audit_canaries_are_capped_by_the_phone():
+    """A hostile server cannot make a phone build millions of canaries: the count is capped by
+    the phone's own policy (0 there: no audit at all on this phone)."""
+    many = _received(privacy="none")
+    many.privacy.audit_canaries = 10**12
+    assert [r.split(" ")[0] for r in PhonePolicy().refusals(many)] == [
+        "privacy.audit_canaries=1000000000000"]
+    many.privacy.audit_canaries = 1000
+    assert PhonePolicy().refusals(many) == []
+    assert len(PhonePolicy(max_audit_canaries=0).refusals(many)) == 1
+    with pytest.raises(ConfigError, match="max_audit_canaries: expected an integer >= 0"):
+        PhonePolicy.from_mapping({"max_audit_canaries": -1})

@@ -140,5 +140,9 @@ def test_privacy_sweep_command_writes_tradeoff_outputs(tmp_path):
     assert [r["mode"] for r in metrics["sweep"]] == ["none", "sample_level"]
     assert metrics["sweep"][0]["epsilon"] is None and metrics["epsilon"] <= 8.0
     assert all(0 <= r["mia_auc"] <= 1 for r in metrics["sweep"])
+    # gradient canaries (the default), scored against the initial model each cell saved
+    assert all(r["canary_count"] == 100 and r["canary_epsilon_lb"] >= 0 for r in metrics["sweep"])
+    assert all((tmp_path / r["run_dir"] / "initial_sensor_encoder.safetensors").is_file()
+               for r in metrics["sweep"])
     assert len((tmp_path / "tradeoff.csv").read_text().splitlines()) == 3
     assert (tmp_path / "tradeoff.png").stat().st_size > 1000
