@@ -284,9 +284,14 @@ class TextEncoder(torch.nn.Module):
         return hidden
 
     def _full_mask(self, hidden: torch.Tensor, mask: torch.Tensor):
-        return self.model._create_attention_masks(
-            attention_mask=mask, encoder_attention_mask=None, embedding_output=hidden,
-            encoder_hidden_states=None, cache=None)[0]
+        """The encoder's own attention mask for ``hidden``, through transformers' public
+        masking helper (a private BertModel method changed its signature in 5.x)."""
+        try:
+            from transformers.masking_utils import create_bidirectional_mask
+        except ImportError:  # transformers < 4.56: the additive 4-D mask
+            return self.model.get_extended_attention_mask(mask, tuple(mask.shape))
+        return create_bidirectional_mask(config=self.model.config, inputs_embeds=hidden,
+                                         attention_mask=mask)
 
     def _padded(self, chunks: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         pad = self.tokenizer.pad_token_id or 0
