@@ -35,8 +35,8 @@ def backend_config(cfg: DictConfig) -> dict[str, Any]:
     address = cfg.federation.get("ray_address")
     if address:
         init_args["address"] = str(address)  # ray.init refuses num_cpus when attaching
-    else:
-        init_args["num_cpus"] = os.cpu_count() or 1
+    else:  # "local": a Ray of its own, never a cluster someone else started on this machine
+        init_args.update(address="local", num_cpus=os.cpu_count() or 1)
     return {"client_resources": {"num_cpus": cpus, "num_gpus": 0.0}, "init_args": init_args}
 
 

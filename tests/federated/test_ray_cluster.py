@@ -35,7 +35,7 @@ def test_attaching_passes_the_address_and_no_cpu_count():
     init = backend_config(cfg)["init_args"]
     assert init["address"] == "10.0.0.5:6379" and "num_cpus" not in init
     local = backend_config(load_config(["preset=smoke"]))["init_args"]
-    assert "address" not in local and local["num_cpus"] >= 1
+    assert local["address"] == "local" and local["num_cpus"] >= 1
 
 
 @pytest.mark.slow
@@ -67,3 +67,4 @@ def test_phones_run_on_both_nodes_of_a_two_node_cluster(tmp_path, monkeypatch):
 
         ray.shutdown()
         cluster.shutdown()
+
