@@ -68,3 +68,23 @@ def test_phones_run_on_both_nodes_of_a_two_node_cluster(tmp_path, monkeypatch):
         ray.shutdown()
         cluster.shutdown()
 
+
+@pytest.mark.slow
+def test_a_local_simulation_ignores_a_ray_cluster_running_on_the_machine(tmp_path):
+    """ray.init() attaches to a cluster started on the same machine (and then refuses
+    num_cpus); without federation.ray_address the simulation starts a Ray of its own."""
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={
+        "num_cpus": 1, "object_store_memory": 100 * 1024 * 1024, "include_dashboard": False})
+    try:
+        cfg = load_config(["preset=smoke", "train.stage1.epochs=1", "num_phones=2",
+                           "phones_per_round=2", "rounds=1", "data.max_windows=200",
+                           "federation.local_epochs=1", f"run_dir={tmp_path}/run"])
+        metrics = run(cfg)
+        assert [h["phones_replied"] for h in metrics["history"][1:]] == [2]
+    finally:
+        import ray
+
+        ray.shutdown()
+        cluster.shutdown()
