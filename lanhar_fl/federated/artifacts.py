@@ -160,10 +160,12 @@ def unpack(arrays: ArrayRecord, texts: ConfigRecord, root: Path,
         if written != digest:
             raise ArtifactRejected(f"artefact {digest}: content hashes to {written} (tampered "
                                    "or corrupted in transit)")
-        if folder.exists():  # another process of this phone got there first
-            shutil.rmtree(tmp)
-            return folder
-        tmp.rename(folder)
+        try:
+            tmp.rename(folder)
+        except OSError:
+            if not folder.is_dir():
+                raise
+            shutil.rmtree(tmp)  # another process of this phone got there first
         return folder
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

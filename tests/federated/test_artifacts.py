@@ -190,3 +190,29 @@ def test_audit_accepts_arrays_and_scalars_only():
     wrong_shape = _reply(arrays=ArrayRecord({"w": Array(np.zeros((3, 3), np.float32))}),
                          metrics=MetricRecord({schema.NUM_EXAMPLES: 4}))
     assert "shape" in " ".join(reply_violations(wrong_shape, shapes, is_train=True))
+
+
+def test_a_phone_process_that_loses_the_unpack_race_uses_the_winners_folder(tmp_path, root,
+                                                                            monkeypatch):
+    """Two of a phone's processes unpack the same artefact at once: the one whose rename
+    finds the folder already there keeps it, removes its own copy and does not fail."""
+    import shutil
+
+    from lanhar_fl.federated import artifacts
+
+    src = tmp_path / "src"
+    src.mkdir()
+    _small(src)
+    arrays, meta = pack_saved(lambda folder: shutil.copytree(src, folder, dirs_exist_ok=True),
+                              "x")
+    digest = record_digest(meta)
+    write = artifacts._write
+
+    def write_then_lose_the_race(arrays, texts, tensors, tmp):
+        write(arrays, texts, tensors, tmp)
+        shutil.copytree(tmp, root / digest)  # the other process renames first
+
+    monkeypatch.setattr(artifacts, "_write", write_then_lose_the_race)
+    folder = unpack(arrays, meta, root)
+    assert folder == root / digest and _tree(folder) == _tree(src)
+    assert {p.name for p in root.iterdir()} == {digest}  # no temporary folder left

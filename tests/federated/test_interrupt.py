@@ -4,6 +4,7 @@ and every process the run started (Ray's raylet, GCS, agents, workers) gone, che
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -51,11 +52,15 @@ def test_sigint_mid_simulation_marks_the_folder_and_stops_every_process(tmp_path
         deadline = time.monotonic() + 900
         while time.monotonic() < deadline and proc.poll() is None:
             try:
-                for child in psutil.Process(proc.pid).children(recursive=True):
-                    if seen.setdefault(child.pid, child) is child:
-                        names.add(child.name())
+                children = psutil.Process(proc.pid).children(recursive=True)
             except psutil.Error:
-                pass
+                children = []
+            for child in children:
+                # read the name at every poll: a child caught between fork and exec still
+                # bears its parent's name; one that exits meanwhile must not hide the others
+                seen.setdefault(child.pid, child)
+                with contextlib.suppress(psutil.Error):
+                    names.add(child.name())
             partial = next(iter(tmp_path.glob("run.partial-*")), None)
             if partial is not None and (last_round(partial) or 0) >= 1:
                 break
