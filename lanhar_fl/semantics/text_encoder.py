@@ -23,6 +23,11 @@ from transformers import AutoModel, AutoTokenizer, BertConfig, BertModel
 
 from ..config import ConfigError
 
+try:  # the public masking helper (a private BertModel method changed its signature in 5.x)
+    from transformers.masking_utils import create_bidirectional_mask
+except ImportError:  # transformers < 4.56
+    create_bidirectional_mask = None
+
 if TYPE_CHECKING:
     from .embedding_cache import EmbeddingCache
 
@@ -284,11 +289,9 @@ class TextEncoder(torch.nn.Module):
         return hidden
 
     def _full_mask(self, hidden: torch.Tensor, mask: torch.Tensor):
-        """The encoder's own attention mask for ``hidden``, through transformers' public
-        masking helper (a private BertModel method changed its signature in 5.x)."""
-        try:
-            from transformers.masking_utils import create_bidirectional_mask
-        except ImportError:  # transformers < 4.56: the additive 4-D mask
+        """The encoder's own attention mask for ``hidden`` (older transformers: the additive
+        4-D mask)."""
+        if create_bidirectional_mask is None:
             return self.model.get_extended_attention_mask(mask, tuple(mask.shape))
         return create_bidirectional_mask(config=self.model.config, inputs_embeds=hidden,
                                          attention_mask=mask)

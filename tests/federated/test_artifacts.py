@@ -194,11 +194,10 @@ def test_audit_accepts_arrays_and_scalars_only():
 
 def test_a_phone_process_that_loses_the_unpack_race_uses_the_winners_folder(tmp_path, root,
                                                                             monkeypatch):
-    """Two of a phone's processes unpack the same artefact at once: the one whose rename
-    finds the folder already there keeps it, removes its own copy and does not fail."""
+    """Two of a phone's processes unpack the same artefact at once: the other one renames its
+    copy into place just before this one does (after any existence check), so this rename
+    fails (ENOTEMPTY); this one keeps the winner's folder, removes its copy and does not fail."""
     import shutil
-
-    from lanhar_fl.federated import artifacts
 
     src = tmp_path / "src"
     src.mkdir()
@@ -206,13 +205,14 @@ def test_a_phone_process_that_loses_the_unpack_race_uses_the_winners_folder(tmp_
     arrays, meta = pack_saved(lambda folder: shutil.copytree(src, folder, dirs_exist_ok=True),
                               "x")
     digest = record_digest(meta)
-    write = artifacts._write
+    rename = Path.rename
 
-    def write_then_lose_the_race(arrays, texts, tensors, tmp):
-        write(arrays, texts, tensors, tmp)
-        shutil.copytree(tmp, root / digest)  # the other process renames first
+    def lose_the_race(self: Path, target):
+        if self.name.startswith(".unpack-"):
+            shutil.copytree(self, root / digest)  # the other process renames first
+        return rename(self, target)
 
-    monkeypatch.setattr(artifacts, "_write", write_then_lose_the_race)
+    monkeypatch.setattr(Path, "rename", lose_the_race)
     folder = unpack(arrays, meta, root)
     assert folder == root / digest and _tree(folder) == _tree(src)
     assert {p.name for p in root.iterdir()} == {digest}  # no temporary folder left
