@@ -54,7 +54,7 @@ def compare(cfg: DictConfig) -> int:
     if not spec:
         raise ConfigError("data compare needs a second dataset: +compare.dataset=NAME "
                           "[+compare.root=DIR] [+compare.subjects=1-10] "
-                          "[+compare.base_subjects=..]")
+                          "[+compare.base_subjects=..] [+compare.as_read=true]")
     a = _only_subjects(load_windows(cfg), spec.get("base_subjects"), "compare.base_subjects")
     b = _only_subjects(load_windows(_other_config(cfg, spec)), spec.get("subjects"),
                        "compare.subjects")
@@ -64,7 +64,8 @@ def compare(cfg: DictConfig) -> int:
 
     result = compare_windows(Side(label(a, spec.get("base_subjects")), a),
                              Side(label(b, spec.get("subjects")), b),
-                             min_windows=int(spec.get("min_windows", 5)))
+                             min_windows=int(spec.get("min_windows", 5)),
+                             as_read=bool(spec.get("as_read", False)))
     if not result["classes"]:
         raise ConfigError(f"{a.dataset} ({list(a.class_names)}) and {b.dataset} "
                           f"({list(b.class_names)}) share no class in label_space="

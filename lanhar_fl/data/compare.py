@@ -6,6 +6,10 @@ so classes match by canonical name. For each shared class and each feature of
 compares the feature's measured (present) values; it is ``None`` when either side has fewer than
 ``min_windows`` measured values. Medians and the share of windows where the feature is present
 are reported beside it, so a shift and a feature that is absent on one side are told apart.
+
+``as_read=True`` compares the features as the words interpreter reads them: a limb's swing
+rates turned into step rates (``descriptive.body_rates``), so that a wrist and a waist walk are
+compared on the same footing (their cadence, not the arm's stride).
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import ks_2samp
 
-from ..semantics.features import compute_features
+from ..semantics.features import FeatureTable, compute_features, window_contexts
+from ..semantics.interpreters.descriptive import body_rates
 from .windows import Windows
 
 
@@ -39,12 +44,23 @@ def _stat(a: np.ndarray, b: np.ndarray, min_windows: int) -> dict:
             "median_b": float(np.median(b)) if len(b) else None}
 
 
-def compare_windows(a: Side, b: Side, min_windows: int = 5) -> dict:
+def read_features(windows: Windows) -> FeatureTable:
+    """The feature table with every row as the words interpreter reads it (``body_rates``)."""
+    table = compute_features(windows)
+    values = table.values.copy()
+    for i, context in enumerate(window_contexts(windows)):
+        for name, value in body_rates(table.row(i), context).items():
+            values[i, table.names.index(name)] = value
+    return FeatureTable(values, table.names, table.present)
+
+
+def compare_windows(a: Side, b: Side, min_windows: int = 5, as_read: bool = False) -> dict:
     """The comparison as a JSON-ready dict: ``classes``, ``features``, ``ks`` (class -> feature
     -> statistic or None), ``detail`` (medians and presence), ``class_mean_ks``, ``windows``."""
     present_a, present_b = _present(a.windows), _present(b.windows)
     classes = [c for c in present_a if c in present_b]
-    ta, tb = compute_features(a.windows), compute_features(b.windows)
+    features = read_features if as_read else compute_features
+    ta, tb = features(a.windows), features(b.windows)
     names = list(ta.names)
     ks: dict[str, dict[str, float | None]] = {}
     detail: dict[str, dict[str, dict]] = {}
@@ -64,7 +80,7 @@ def compare_windows(a: Side, b: Side, min_windows: int = 5) -> dict:
     class_mean = {c: _mean([v for v in ks[c].values() if v is not None]) for c in classes}
     feature_mean = {f: _mean([ks[c][f] for c in classes if ks[c][f] is not None])
                     for f in names}
-    return {"a": a.name, "b": b.name, "classes": classes, "features": names,
+    return {"a": a.name, "b": b.name, "as_read": as_read, "classes": classes, "features": names,
             "windows": {c: {"a": n[0], "b": n[1]} for c, n in counts.items()},
             "only_a": [c for c in present_a if c not in classes],
             "only_b": [c for c in present_b if c not in classes],

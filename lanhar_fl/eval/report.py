@@ -12,7 +12,9 @@ from .metrics import validate_metrics_json
 from .plots import confusion_matrix_plot, history_plot
 
 _HEADLINE = (("accuracy", "accuracy"), ("macro_f1", "macro F1"), ("weighted_f1", "weighted F1"),
-             ("new_activity_accuracy", "new-activity acc"), ("n_test_windows", "test windows"))
+             ("new_activity_accuracy", "new-activity acc"),
+             ("seen_activity_weighted_f1", "seen-class weighted F1"),
+             ("n_test_windows", "test windows"))
 
 
 def write_metrics_json(run_dir: str | Path, metrics: dict[str, Any], *,

@@ -13,6 +13,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from ..data.registry import load_windows
+from ..eval.fusion import fuse, sensor_votes, text_weight
 from ..eval.plots import history_plot
 from ..eval.protocols import Split, make_split, split_metrics
 from ..eval.report import format_results_table, write_report
@@ -20,6 +21,8 @@ from ..models.lanhar import LanHARModel
 from ..models.presets import model_config
 from ..models.supervised import SupervisedHAR
 from ..runtime import resolve_device
+from ..semantics.attribute_reader import AttributeReader
+from ..semantics.descriptions import descriptions_from_config
 from ..semantics.interpret import interpret_windows
 from ..training.checkpoint import save_checkpoint
 from ..training.loops import infer
@@ -63,6 +66,10 @@ def run_centralized(cfg: DictConfig) -> dict[str, dict[str, Any]]:
                                   **text_side.metrics(split, cfg)})
 
     results = {"LanHAR": lanhar}
+    weight = text_weight(cfg)
+    if weight > 0:
+        results["LanHAR+interpretation"] = _interpretation_assisted(cfg, split, scores,
+                                                                    text_side, weight, start)
     if cfg.train.supervised.get("enabled", True):
         results["supervised"] = _supervised_baseline(cfg, split, seen, start)
 
@@ -79,6 +86,22 @@ def _validation(split: Split, seen: list[str], prototypes: np.ndarray) -> Source
     """Checkpoint selection on the source-domain validation subjects only."""
     return SourceValidation(labels=seen_labels(split.val, seen), prototypes=prototypes,
                             windows=split.val.data)
+
+
+def _interpretation_assisted(cfg: DictConfig, split: Split, sensor_scores: np.ndarray,
+                             text_side, weight: float, start: float) -> dict[str, Any]:
+    """The sensor scores fused with each test window's own interpretation, read attribute by
+    attribute against the bank's sensor patterns (``eval.fusion``)."""
+    texts = interpret_windows(split.test, cfg, labels_known=False, progress=False).texts
+    reader = AttributeReader(lambda t: text_side.embed(t, progress=False),
+                             descriptions_from_config(cfg.get("label_bank")), split.bank_classes)
+    votes = sensor_votes(cfg)
+    voting = None if votes == "all" else np.isin(split.bank_classes, split.seen_classes)
+    fused = fuse(sensor_scores, reader.scores(texts), weight, voting)
+    return split_metrics(split, fused.argmax(axis=1), scores=fused, seed=int(cfg.seed),
+                         wall_seconds=time.perf_counter() - start,
+                         extra={"model": "LanHAR+interpretation", "text_weight": weight,
+                                "sensor_votes": votes})
 
 
 def _supervised_baseline(cfg: DictConfig, split: Split, seen: list[str],

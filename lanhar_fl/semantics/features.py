@@ -15,6 +15,10 @@ Definitions (all per window, T samples at ``fs`` Hz):
 - *Dominant frequency*: peak of the summed x/y/z power spectrum of ``a`` (Hann window, 4x zero
   padding, parabolic interpolation) within 0.3-8 Hz; *harmonic ratio*: the share of power
   within one bin of its first four harmonics.
+- *Periodicity*: the highest peak of the window's autocorrelation at lags of 0.3-1.5 s (a step
+  or a stride; at most half the window), from the autocovariance summed over x/y/z of ``a``.
+  The sum is unchanged by any rotation of the device, so a cycle repeats alike at the waist, in
+  a pocket and on a wrist.
 - *Sync*: FFT cross-correlation of standardised ``s`` and the gyroscope's first principal axis
   within +-0.5 s; lag > 0 means the gyroscope follows the accelerometer.
 - *Peaks* (steps): samples of ``s`` (smoothed over 0.1 s) that are the maximum within +-0.2 s,
@@ -58,6 +62,7 @@ PEAK_HALF_WIDTH_S = 0.2  # a peak is the maximum within +-0.2 s (so at most 5 pe
 VALLEY_HALF_WIDTH_S = 0.5  # peak-to-valley: the valley is the minimum within +-0.5 s
 HARMONICS = 4  # harmonics of the dominant frequency counted by the harmonic ratio
 MAX_LAG_S = 0.5  # gyro-acc lag searched within +-0.5 s
+PERIOD_LAGS_S = (0.3, 1.5)  # autocorrelation lags searched for a repeating step or stride
 # Jerk is measured on the acceleration band-limited below the Nyquist frequency of the slowest
 # source the loaders take (10 Hz, e.g. BasicMotions): content above it exists only on faster
 # devices, so an unlimited jerk mostly measures the source rate (HAPT walk 94 vs 25 m/s^3).
@@ -99,6 +104,8 @@ FEATURES: dict[str, FeatureSpec] = {
     "ibi_cv": _spec("rhythm", "1", "coefficient of variation of inter-peak intervals"),
     "harmonic_ratio": _spec("rhythm", "1", "fraction of power at the dominant frequency and "
                             f"its first {HARMONICS} harmonics"),
+    "periodicity": _spec("rhythm", "1", "peak autocorrelation at a 0.3-1.5 s lag (how well "
+                         "the motion repeats; rotation-invariant)"),
     "crest_factor": _spec("shape", "1", "max |primary| / rms primary"),
     "kurtosis": _spec("shape", "1", "excess kurtosis of the primary signal (sine -1.5)"),
     "rise_fall_ratio": _spec("shape", "1", "time rising / time falling of the primary signal"),
@@ -270,6 +277,24 @@ def _spectrum_features(a: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray
     return f0, ratio
 
 
+def _periodicity(a: np.ndarray, fs: float) -> np.ndarray:
+    """Highest normalised autocorrelation of ``a`` (N x T x 3) at lags in ``PERIOD_LAGS_S``.
+
+    The autocovariance is summed over axes (the trace of the lagged covariance matrix), so any
+    rotation of the device leaves it unchanged; lag L is normalised by the T - L overlapping
+    samples (unbiased), then by lag 0."""
+    t = a.shape[1]
+    x = a - a.mean(axis=1, keepdims=True)
+    n = 2 * t
+    spec = np.fft.rfft(x, n, axis=1)
+    acov = np.fft.irfft((np.abs(spec) ** 2).sum(axis=2), n, axis=1)[:, :t]
+    acov = acov / (t - np.arange(t))[None, :]
+    lo = max(1, int(round(PERIOD_LAGS_S[0] * fs)))
+    hi = min(t // 2, int(round(PERIOD_LAGS_S[1] * fs)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (acov[:, lo:hi + 1] / acov[:, :1]).max(axis=1)
+
+
 def _cross_sync(sa: np.ndarray, sg: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
     """(lag of gyro behind acc in s, peak |normalised cross-correlation|) via FFT."""
     t = sa.shape[1]
@@ -358,6 +383,7 @@ def compute_features(windows: Windows) -> FeatureTable:
     any_motion = np.sqrt((centred**2).sum(axis=2).mean(axis=1)) >= MOTION_FLOOR
     put("dominant_freq", f0, any_motion)
     put("harmonic_ratio", harmonic, any_motion)
+    put("periodicity", np.clip(_periodicity(a, fs), -1.0, 1.0), any_motion)
     peaks = _peaks(s, fs, MOTION_FLOOR)
     step_freq, ibi_cv = _interval_stats(peaks, fs)
     put("step_freq", step_freq)

@@ -42,6 +42,18 @@ def test_shift_is_found_where_it_was_made(tiny):
     assert line.startswith("  walk (n=") and " 1.00 (" in line
 
 
+def test_as_read_compares_a_wrist_swing_as_steps(tiny):
+    wrist = tiny.subset(np.arange(len(tiny)))
+    wrist.placements[:] = "wrist"
+    wrist.gravity_removed[:] = True  # linear acceleration only: the vertical is unknown
+    wrist.gravity_aligned[:] = False
+    plain = compare_windows(Side("a", wrist), Side("b", wrist), min_windows=2)
+    read = compare_windows(Side("a", tiny), Side("b", wrist), min_windows=2, as_read=True)
+    assert read["as_read"] and not plain["as_read"]
+    measured = plain["detail"]["walk"]["step_freq"]["median_a"]
+    assert read["detail"]["walk"]["step_freq"]["median_b"] == pytest.approx(2 * measured)
+
+
 def test_too_few_windows_is_none_not_zero(tiny):
     few = tiny.subset(np.flatnonzero(tiny.labels == tiny.class_names.index("walk"))[:3])
     result = compare_windows(Side("a", tiny), Side("b", few), min_windows=5)

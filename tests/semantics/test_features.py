@@ -170,3 +170,26 @@ def test_net_rotation_is_heading_change_not_limb_swing():
     assert rot[1] == pytest.approx(np.degrees(0.3 * T / FS), rel=1e-6)
     unaligned = compute_features(make_windows(data, gravity_aligned=False)).column("net_rotation")
     assert unaligned[0] > 5.0  # vertical unknown: every axis counts
+
+
+def test_periodicity_is_high_for_a_repeating_cycle_and_low_for_noise():
+    rng = np.random.default_rng(0)
+    cycle = sinusoids([0.8, 1.8])
+    noise = np.zeros((1, T, 6))
+    noise[0, :, :3] = rng.normal(0.0, 2.0, size=(T, 3))
+    table = compute_features(make_windows(np.concatenate([cycle, noise])))
+    periodicity = table.column("periodicity")
+    assert (periodicity[:2] > 0.8).all()
+    assert periodicity[2] < 0.3
+
+
+def test_periodicity_does_not_depend_on_the_device_orientation():
+    rng = np.random.default_rng(1)
+    data = sinusoids([1.1]) + np.concatenate(
+        [rng.normal(0.0, 0.5, size=(1, T, 3)), np.zeros((1, T, 3))], axis=2)
+    q, _ = np.linalg.qr(rng.normal(size=(3, 3)))
+    turned = data.copy()
+    turned[0, :, :3] = data[0, :, :3] @ q.T
+    rows = compute_features(make_windows(np.concatenate([data, turned]), gravity_aligned=False))
+    assert rows.column("periodicity")[1] == pytest.approx(rows.column("periodicity")[0],
+                                                          abs=1e-6)

@@ -13,15 +13,18 @@ Levels (a value below a limit takes that word; features as in ``semantics.featur
 section             feature           words (upper limits)
 ==================  ================  ==========================================================
 Strength            acc_mag_mean      motionless .15, faint .6, light 2, moderate 2.7,
-                                      vigorous 3.4, forceful 4.2, violent (m/s²)
-                    jerk_rms          no 5, gentle 30, jolting 45, pounding 60, hammering
+                                      vigorous 3.4, forceful 4.2, violent 6, extreme (m/s²)
+                    jerk_rms          no 5, gentle 30, jolting 45, pounding 60, hammering 150,
+                                      explosive
 Axis dominance      vert_horiz_ratio  mostly sideways .77, slightly sideways 1, even up-down and
                                       sideways 1.2, more up-down than sideways 1.45, strongly
                                       up-down 1.8, almost purely up-down
                     horiz_p2p         no sway 1, narrow 6, moderate 9, wide 12, very wide (m/s²)
 Rhythm              step_freq         slow 1.2, leisurely 1.6, unhurried 1.74, brisk 1.9,
-                                      quick 2.2, rapid (Hz) cadence
+                                      quick 2.2, rapid (Hz) cadence; no steps below 1 m/s²
                     ibi_cv            metronomic .05, steady .1, uneven .25, erratic beat
+                    periodicity       no repeating cycle .4, loosely repeating cycle .7,
+                                      clearly repeating cycle
 Shape               rise_fall_ratio   quick rise, slow fall .95; symmetric 1.05; slow rise,
                                       quick fall
 Posture/drift       net_rotation      straight heading 10, gentle turn 30, sharp turn 90, U-turn
@@ -30,13 +33,17 @@ Posture/drift       net_rotation      straight heading 10, gentle turn 30, sharp
 Gyro-acc sync       gyro_step_freq    slow 1.2, moderate 1.7, fast twisting (Hz)
                     sync_consistency  loosely linked .3, linked .45, tightly linked
 Vertical impact     impact_p2v_median soft 3, light 7, moderate 8.5, firm 11, hard 14, heavy
-                                      footfalls (m/s²)
+                                      footfalls (m/s²); none below 1 m/s²
 ==================  ================  ==========================================================
 
 The limits are round values between the per-class quartiles of UCI HAPT's public users 1-10
-(``lanhar-fl bench bank``), never of a phone or test user. A known placement opens the Strength
-line as in the cited wording. Absent features are never described as zero: a section without
-them says so (``no steps``, ``no gyroscope``).
+(``lanhar-fl bench bank``), never of a phone or test user. The two top strength levels
+(``extreme`` above 6 m/s², ``explosive`` jerks above 150 m/s³) are the running priors of the
+label descriptions, beyond anything a waist phone measures while walking. Cadence is the step
+rate: on a limb (wrist, arm) one arm swing spans two steps, so the swing rates measured there are
+doubled first (``body_rates``); the periodicity does not depend on the placement. A known
+placement opens the Strength line as in the cited wording. Absent features are never described
+as zero: a section without them says so (``no steps``, ``no gyroscope``).
 """
 
 from __future__ import annotations
@@ -45,9 +52,9 @@ INF = float("inf")
 Levels = tuple[tuple[float, str], ...]
 
 INTENSITY: Levels = ((0.15, "motionless"), (0.6, "faint"), (2.0, "light"), (2.7, "moderate"),
-                     (3.4, "vigorous"), (4.2, "forceful"), (INF, "violent"))
+                     (3.4, "vigorous"), (4.2, "forceful"), (6.0, "violent"), (INF, "extreme"))
 JERK: Levels = ((5.0, "no"), (30.0, "gentle"), (45.0, "jolting"), (60.0, "pounding"),
-                (INF, "hammering"))
+                (150.0, "hammering"), (INF, "explosive"))
 VERTICAL: Levels = ((0.77, "mostly sideways"), (1.0, "slightly sideways"),
                     (1.2, "even up-down and sideways"), (1.45, "more up-down than sideways"),
                     (1.8, "strongly up-down"), (INF, "almost purely up-down"))
@@ -55,6 +62,10 @@ SWAY: Levels = ((1.0, "no sway"), (6.0, "narrow sway"), (9.0, "moderate sway"),
                 (12.0, "wide sway"), (INF, "very wide sway"))
 CADENCE: Levels = ((1.2, "slow"), (1.6, "leisurely"), (1.74, "unhurried"), (1.9, "brisk"),
                    (2.2, "quick"), (INF, "rapid"))
+CYCLE: Levels = ((0.4, "no repeating cycle"), (0.7, "loosely repeating cycle"),
+                 (INF, "clearly repeating cycle"))
+STEP_MIN_MOTION = 1.0  # m/s²: below this (HAPT public still p99 0.8, walk p1 2.1) no gait
+LIMB_PLACEMENTS = frozenset({"wrist", "arm", "upper_arm"})
 BEAT: Levels = ((0.05, "metronomic"), (0.1, "steady"), (0.25, "uneven"), (INF, "erratic"))
 RISE_FALL: Levels = ((0.95, "quick rise, slow fall"), (1.05, "symmetric rise and fall"),
                      (INF, "slow rise, quick fall"))
@@ -84,13 +95,27 @@ def _axis(r: dict[str, float]) -> str:
     return f"{level(r['vert_horiz_ratio'], VERTICAL)}, {level(r['horiz_p2p'], SWAY)}"
 
 
+def body_rates(row: dict[str, float], context: dict | None) -> dict[str, float]:
+    """``row`` with a limb's swing rates turned into step rates.
+
+    On a wrist or arm the gyroscope's rhythm is the swing (one per stride, two steps), and so
+    is the accelerometer's when its vertical is unknown (its peaks are then those of the
+    principal axis, the swing); with the vertical known the peaks are the body's steps."""
+    placement = str((context or {}).get("placement", "")).casefold()
+    if placement not in LIMB_PLACEMENTS:
+        return row
+    doubled = {"gyro_step_freq"} | ({"step_freq"} if "vert_rms" not in row else set())
+    return {k: 2.0 * v if k in doubled else v for k, v in row.items()}
+
+
 def _rhythm(r: dict[str, float]) -> str:
-    if "step_freq" not in r:
-        return "no steps"
+    cycle = f", {level(r['periodicity'], CYCLE)}" if "periodicity" in r else ""
+    if "step_freq" not in r or r["acc_mag_mean"] < STEP_MIN_MOTION:
+        return f"no steps{cycle}"
     text = f"{level(r['step_freq'], CADENCE)} cadence"
     if "ibi_cv" in r:
         text += f", {level(r['ibi_cv'], BEAT)} beat"
-    return text
+    return text + cycle
 
 
 def _shape(r: dict[str, float]) -> str:
@@ -116,7 +141,7 @@ def _sync(r: dict[str, float]) -> str:
 
 
 def _impact(r: dict[str, float]) -> str:
-    if "impact_p2v_median" not in r:
+    if "impact_p2v_median" not in r or r["acc_mag_mean"] < STEP_MIN_MOTION:
         return "no footfalls"
     return f"{level(r['impact_p2v_median'], FOOTFALL)} footfalls"
 

@@ -188,6 +188,8 @@ def grounded_text(row: dict[str, float], context: dict | None = None,
     ``words``); a known placement (``context``) opens the Strength line, since the same motion
     reads differently at the wrist and waist."""
     writers = STYLES[style]
+    if style == "words":
+        row = descriptive.body_rates(row, context)
     lines = {g: writers[g](row) for g in GROUPS}
     where = placement_phrase(context)
     if where:
@@ -195,7 +197,7 @@ def grounded_text(row: dict[str, float], context: dict | None = None,
     return "\n".join(f"{SECTION_TITLES[g]}: {lines[g]}." for g in GROUPS)
 
 
-MODEL_IDS = {"cited": "grounded-v2", "words": "grounded-words-v1"}
+MODEL_IDS = {"cited": "grounded-v2", "words": "grounded-words-v2"}
 
 
 class GroundedInterpreter(Interpreter):
