@@ -198,6 +198,8 @@ RULES: dict[str, Callable[[Any], str | None]] = {
        for key, rule in (("epochs", EPOCHS), ("lr", POSITIVE), ("batch_size", COUNT),
                          ("weight_decay", Number(0)))},
     "train.stage2.val_fraction": Number(0, 1, high_open=True),
+    "inference.text_weight": FRACTION,  # eval/fusion.py
+    "inference.sensor_votes": Choice(("all", "seen")),
     "train.supervised.val_fraction": Number(0, 1, high_open=True),
     "train.supervised.enabled": Boolean(),
     "train.stage1.bank_negatives": Boolean(),

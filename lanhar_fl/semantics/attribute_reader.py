@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
+from ..config import ConfigError
 from .descriptions import ActivityDescription
 
 Embed = Callable[[list[str]], np.ndarray]
@@ -44,8 +45,8 @@ class AttributeReader:
                  classes: Sequence[str]) -> None:
         missing = [c for c in classes if c not in descriptions or not descriptions[c].patterns]
         if missing:
-            raise ValueError(f"no sensor patterns to read {missing} against (label bank "
-                             "descriptions need `patterns`)")
+            raise ConfigError(f"label_bank: no sensor `patterns` to read {missing} against "
+                              "(add them to the descriptions, or inference.text_weight=0)")
         self.classes = list(classes)
         self._embed = embed
         self._phrases = [_unit(embed(attribute_phrases(descriptions[c]))) for c in classes]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from lanhar_fl.config import ConfigError
 from lanhar_fl.semantics.attribute_reader import (
     AttributeReader,
     attribute_phrases,
@@ -44,5 +45,5 @@ def test_each_section_finds_its_own_attribute():
 
 
 def test_an_activity_without_patterns_is_refused():
-    with pytest.raises(ValueError, match="sensor patterns"):
+    with pytest.raises(ConfigError, match="label_bank: no sensor `patterns`"):
         AttributeReader(bag_of_words, {**BANK, "x": activity("x", [])}, ["run", "x"])
