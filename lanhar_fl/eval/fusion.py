@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import ConfigError
+from ..config_checks import RULES
 
 
 def standardise(scores: np.ndarray) -> np.ndarray:
@@ -42,17 +43,20 @@ def fuse(sensor_scores: np.ndarray, text_scores: np.ndarray, weight: float,
     return (1.0 - weight) * sensor + weight * standardise(text_scores)
 
 
+def _setting(cfg, name: str, default):
+    """``inference.<name>`` (``default`` when absent), checked by its ``config_checks`` rule."""
+    value = (cfg.get("inference") or {}).get(name, default)
+    problem = RULES[f"inference.{name}"](value)
+    if problem:
+        raise ConfigError(f"inference.{name}={value!r}: {problem}")
+    return value
+
+
 def sensor_votes(cfg) -> str:
     """``inference.sensor_votes``: ``all`` bank classes or only the ``seen`` ones."""
-    value = str((cfg.get("inference") or {}).get("sensor_votes", "all"))
-    if value not in ("all", "seen"):
-        raise ConfigError(f"inference.sensor_votes must be all or seen, got {value!r}")
-    return value
+    return str(_setting(cfg, "sensor_votes", "all"))
 
 
 def text_weight(cfg) -> float:
     """``inference.text_weight`` in [0, 1] (0 when the block is absent)."""
-    value = float((cfg.get("inference") or {}).get("text_weight", 0.0))
-    if not 0.0 <= value <= 1.0:
-        raise ConfigError(f"inference.text_weight must be in [0, 1], got {value}")
-    return value
+    return float(_setting(cfg, "text_weight", 0.0))

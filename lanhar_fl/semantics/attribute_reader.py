@@ -18,6 +18,7 @@ import numpy as np
 
 from ..config import ConfigError
 from .descriptions import ActivityDescription
+from .label_bank import cosine_scores
 
 Embed = Callable[[list[str]], np.ndarray]
 
@@ -33,11 +34,6 @@ def section_bodies(text: str) -> list[str]:
     return [line.split(": ", 1)[-1].strip() for line in text.splitlines() if line.strip()]
 
 
-def _unit(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, np.float64)
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-
-
 class AttributeReader:
     """Scores (N, K) of interpretations against the attribute phrases of ``classes``."""
 
@@ -49,7 +45,7 @@ class AttributeReader:
                               "(add them to the descriptions, or inference.text_weight=0)")
         self.classes = list(classes)
         self._embed = embed
-        self._phrases = [_unit(embed(attribute_phrases(descriptions[c]))) for c in classes]
+        self._phrases = [embed(attribute_phrases(descriptions[c])) for c in classes]
 
     def scores(self, texts: Sequence[str]) -> np.ndarray:
         """Per text and class: the mean over sections of the best cosine to a phrase."""
@@ -58,6 +54,7 @@ class AttributeReader:
             raise ValueError("an interpretation without any section cannot be read")
         unique = list(dict.fromkeys(s for parts in sections for s in parts))
         row = {s: i for i, s in enumerate(unique)}
-        vectors = _unit(self._embed(unique))
-        best = np.stack([(vectors @ p.T).max(axis=1) for p in self._phrases], axis=1)  # (U, K)
+        vectors = self._embed(unique)
+        best = np.stack([cosine_scores(vectors, p).max(axis=1) for p in self._phrases],
+                        axis=1)  # (U, K)
         return np.stack([best[[row[s] for s in parts]].mean(axis=0) for parts in sections])
