@@ -101,7 +101,7 @@ def _interpretation_assisted(cfg: DictConfig, split: Split, sensor_scores: np.nd
     return split_metrics(split, fused.argmax(axis=1), scores=fused, seed=int(cfg.seed),
                          wall_seconds=time.perf_counter() - start,
                          extra={"model": "LanHAR+interpretation", "text_weight": weight,
-                                "sensor_votes": votes})
+                                "sensor_votes": votes, **text_side.metrics(split, cfg)})
 
 
 def _supervised_baseline(cfg: DictConfig, split: Split, seen: list[str],

@@ -17,6 +17,9 @@ def test_train_reports_the_interpretation_assisted_row_beside_lanhar(tmp_path):
     fused = json.loads((run / "metrics_lanhar_interpretation.json").read_text())
     assert lanhar["model"] == "LanHAR" and fused["model"] == "LanHAR+interpretation"
     assert fused["text_weight"] == 0.5
+    # the reading uses the run's text side: the row says where it came from, like LanHAR's
+    assert fused["text_side"] == lanhar["text_side"]
+    assert fused["text_side_saw_phone_users"] == lanhar["text_side_saw_phone_users"]
     assert fused["n_test_windows"] == lanhar["n_test_windows"]
     assert fused["new_classes"] == lanhar["new_classes"] == ["run"]
     assert set(lanhar["comparison"]) == {"LanHAR", "LanHAR+interpretation"}
