@@ -200,6 +200,7 @@ RULES: dict[str, Callable[[Any], str | None]] = {
     "train.stage2.val_fraction": Number(0, 1, high_open=True),
     "inference.text_weight": FRACTION,  # eval/fusion.py
     "inference.sensor_votes": Choice(("all", "seen")),
+    "inference.reader_encoder": Choice(("pretrained", "stage1")),
     "train.supervised.val_fraction": Number(0, 1, high_open=True),
     "train.supervised.enabled": Boolean(),
     "train.stage1.bank_negatives": Boolean(),

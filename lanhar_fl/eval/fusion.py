@@ -57,6 +57,11 @@ def sensor_votes(cfg) -> str:
     return str(_setting(cfg, "sensor_votes", "all"))
 
 
+def reader_encoder(cfg) -> str:
+    """``inference.reader_encoder``: the text encoder that reads, ``pretrained`` or ``stage1``."""
+    return str(_setting(cfg, "reader_encoder", "stage1"))
+
+
 def text_weight(cfg) -> float:
     """``inference.text_weight`` in [0, 1] (0 when the block is absent)."""
     return float(_setting(cfg, "text_weight", 0.0))

@@ -94,3 +94,28 @@ def history_plot(history: Sequence[dict[str, Any]], path: str | Path,
     if title:
         ax.set_title(title)
     return _save(fig, path)
+
+
+def tradeoff_plot(curves: dict[str, Sequence[tuple[float, float]]], path: str | Path,
+                  xlabel: str, ylabel: str, mark: tuple[float, float] | None = None,
+                  title: str | None = None) -> Path:
+    """One line of (x, y) points per curve name; ``mark`` circles one point (e.g. the run's)."""
+    if not curves:
+        raise ValueError("no curves to plot")
+    fig = _figure(5, 4)
+    ax = fig.add_subplot()
+    for name, points in curves.items():
+        xs, ys = zip(*points, strict=True) if points else ((), ())
+        ax.plot(xs, ys, marker="o", markersize=3, label=name)
+    if mark is not None:
+        ax.scatter([mark[0]], [mark[1]], s=120, facecolors="none", edgecolors="black",
+                   label="this run's setting", zorder=3)
+    ax.set_xlim(-0.02, 1.02)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    if title:
+        ax.set_title(title)
+    return _save(fig, path)

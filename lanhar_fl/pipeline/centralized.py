@@ -13,7 +13,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from ..data.registry import load_windows
-from ..eval.fusion import fuse, sensor_votes, text_weight
+from ..eval.fusion import fuse, reader_encoder, sensor_votes, text_weight
 from ..eval.plots import history_plot
 from ..eval.protocols import Split, make_split, split_metrics
 from ..eval.report import format_results_table, write_report
@@ -23,7 +23,9 @@ from ..models.supervised import SupervisedHAR
 from ..runtime import resolve_device
 from ..semantics.attribute_reader import AttributeReader
 from ..semantics.descriptions import descriptions_from_config
+from ..semantics.embedding_cache import EmbeddingCache
 from ..semantics.interpret import interpret_windows
+from ..semantics.text_encoder import TextEncoder
 from ..training.checkpoint import save_checkpoint
 from ..training.loops import infer
 from ..training.stage2 import SourceValidation, predict_zero_shot, train_sensor_encoder
@@ -92,16 +94,29 @@ def _interpretation_assisted(cfg: DictConfig, split: Split, sensor_scores: np.nd
                              text_side, weight: float, start: float) -> dict[str, Any]:
     """The sensor scores fused with each test window's own interpretation, read attribute by
     attribute against the bank's sensor patterns (``eval.fusion``)."""
-    texts = interpret_windows(split.test, cfg, labels_known=False, progress=False).texts
-    reader = AttributeReader(lambda t: text_side.embed(t, progress=False),
-                             descriptions_from_config(cfg.get("label_bank")), split.bank_classes)
+    reads_with = reader_encoder(cfg)
     votes = sensor_votes(cfg)
     voting = None if votes == "all" else np.isin(split.bank_classes, split.seen_classes)
-    fused = fuse(sensor_scores, reader.scores(texts), weight, voting)
+    fused = fuse(sensor_scores, reading_scores(cfg, split, text_side.encoder, reads_with),
+                 weight, voting)
     return split_metrics(split, fused.argmax(axis=1), scores=fused, seed=int(cfg.seed),
                          wall_seconds=time.perf_counter() - start,
                          extra={"model": "LanHAR+interpretation", "text_weight": weight,
-                                "sensor_votes": votes, **text_side.metrics(split, cfg)})
+                                "sensor_votes": votes, "reader_encoder": reads_with,
+                                **text_side.metrics(split, cfg)})
+
+
+def reading_scores(cfg: DictConfig, split: Split, stage1_encoder: TextEncoder,
+                   reads_with: str) -> np.ndarray:
+    """(N test windows, bank classes): each test window's interpretation, written without its
+    label, read by ``stage1_encoder`` or, for ``pretrained``, the shipped ``cfg.text_encoder``."""
+    texts = interpret_windows(split.test, cfg, labels_known=False, progress=False).texts
+    encoder = stage1_encoder if reads_with == "stage1" else TextEncoder.from_config(
+        cfg.text_encoder)
+    cache = EmbeddingCache.from_config(cfg)  # content-addressed by the encoder's fingerprint
+    reader = AttributeReader(lambda t: encoder.embed(t, cache=cache, progress=False),
+                             descriptions_from_config(cfg.get("label_bank")), split.bank_classes)
+    return reader.scores(texts)
 
 
 def _supervised_baseline(cfg: DictConfig, split: Split, seen: list[str],
@@ -136,8 +151,9 @@ def _save_artifacts(run_dir: Path, cfg: DictConfig, model: LanHARModel, text_sid
     text_side.bank.save(run_dir / "label_bank")
     history = {"stage1": text_side.stage1_history, "stage2": stage2_history}
     (run_dir / "history.json").write_text(json.dumps(history, indent=1, default=float) + "\n")
-    epochs = [{"epoch": i + 1, "accuracy": acc}
+    margins = stage2_history.get("val_tiebreak", [])
+    epochs = [{"epoch": i + 1, "accuracy": acc, **({"margin": margins[i]} if margins else {})}
               for i, acc in enumerate(stage2_history.get("val_accuracy", []))]
     if epochs:
-        history_plot(epochs, run_dir / "stage2_validation.png", keys=("accuracy",),
-                     title="stage 2: source-validation zero-shot accuracy per epoch")
+        history_plot(epochs, run_dir / "stage2_validation.png", keys=("accuracy", "margin"),
+                     title="stage 2: source-validation zero-shot accuracy (ties: margin)")

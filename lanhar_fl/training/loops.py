@@ -282,13 +282,14 @@ class BestState:
     def __init__(self, model: nn.Module, patience: int) -> None:
         self.model = unwrap(model)
         self.patience = patience
-        self.best_score = -float("inf")
+        self.best_score: tuple[float, ...] | None = None
         self.best_epoch: int | None = None
         self._state: dict[str, torch.Tensor] | None = None
 
-    def update(self, epoch: int, score: float) -> bool:
-        """Record ``score`` of ``epoch``; True when ``patience`` epochs passed without a gain."""
-        if score > self.best_score:
+    def update(self, epoch: int, score: tuple[float, ...]) -> bool:
+        """Record ``score`` of ``epoch`` (compared in order: later entries break ties); True
+        when ``patience`` epochs passed without a gain."""
+        if self.best_score is None or score > self.best_score:
             self.best_score, self.best_epoch = score, epoch
             self._state = copy.deepcopy(self.model.state_dict())
         return self.patience > 0 and epoch - self.best_epoch >= self.patience
@@ -321,12 +322,14 @@ def infer(model: nn.Module, fn: Callable[[torch.Tensor], torch.Tensor], windows:
 
 def fit(model: nn.Module, loader: Iterable, optimizer: torch.optim.Optimizer,
         objective: Objective | Callable, epochs: int, *,
-        validate: Callable[[], float] | None = None, patience: int = 0,
+        validate: Callable[[], float | tuple[float, ...]] | None = None, patience: int = 0,
         progress: bool = False, desc: str = "train") -> dict[str, Any]:
     """Train with per-epoch validation, early stopping and best-checkpoint restore.
 
-    Returns a JSON-able history: ``train_loss``, ``val_accuracy``, ``epoch_seconds``,
-    ``best_epoch`` (0-based, None without validation), ``stopped_early``.
+    ``validate`` returns the validation accuracy, or a tuple (accuracy, tie-breakers...) when
+    accuracy alone saturates (every epoch at 1.0 would keep the first). Returns a JSON-able
+    history: ``train_loss``, ``val_accuracy``, ``epoch_seconds``, ``best_epoch`` (0-based, None
+    without validation), ``stopped_early``, and ``val_tiebreak`` when ``validate`` gives one.
     """
     history: dict[str, Any] = {"train_loss": [], "val_accuracy": [], "epoch_seconds": [],
                                "best_epoch": None, "stopped_early": False}
@@ -339,8 +342,11 @@ def fit(model: nn.Module, loader: Iterable, optimizer: torch.optim.Optimizer,
         history["train_loss"].append(loss)
         stop = False
         if validate is not None:
-            score = float(validate())
-            history["val_accuracy"].append(score)
+            result = validate()
+            score = tuple(map(float, result)) if isinstance(result, tuple) else (float(result),)
+            history["val_accuracy"].append(score[0])
+            if len(score) > 1:
+                history.setdefault("val_tiebreak", []).append(score[1])
             stop = best.update(epoch, score)
             history["stopped_early"] = stop and epoch + 1 < epochs
         start = time.perf_counter()

@@ -68,6 +68,19 @@ def evaluate_zero_shot(model: LanHARModel, windows: np.ndarray, labels: np.ndarr
     return accuracy, predictions
 
 
+def zero_shot_margin(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Mean over windows of (score of the true class - the best other class's score): how
+    clearly the windows sit at their own prototype, after accuracy has saturated."""
+    labels = np.asarray(labels)
+    if not len(labels) or scores.shape[1] < 2:
+        return 0.0
+    rows = np.arange(len(labels))
+    true = scores[rows, labels]
+    others = scores.copy()
+    others[rows, labels] = -np.inf
+    return float((true - others.max(axis=1)).mean())
+
+
 def train_sensor_encoder(model: LanHARModel, train_windows: np.ndarray,
                          text_embeddings: np.ndarray, cfg: Mapping[str, Any],
                          val: SourceValidation | None = None, progress: bool = True,
@@ -76,8 +89,9 @@ def train_sensor_encoder(model: LanHARModel, train_windows: np.ndarray,
 
     ``cfg`` is ``cfg.train.stage2`` (epochs, lr, batch_size, val_fraction, patience,
     weight_decay, dedup_positives). With ``val`` (see ``SourceValidation``) the epoch with the
-    best zero-shot accuracy on the source validation set is restored, and training stops after
-    ``patience`` epochs without gain (0: never).
+    best zero-shot accuracy on the source validation set is restored (ties, the rule once a few
+    seen classes are all told apart, go to the larger ``zero_shot_margin``), and training stops
+    after ``patience`` epochs without gain (0: never).
     """
     train_windows = np.asarray(train_windows, np.float32)
     text_embeddings = np.asarray(text_embeddings, np.float32)
@@ -94,8 +108,10 @@ def train_sensor_encoder(model: LanHARModel, train_windows: np.ndarray,
             if len(val_windows) != len(val_labels):
                 raise ValueError(f"{len(val_windows)} validation windows, {len(val_labels)} labels")
         if len(val_labels):
-            def validate() -> float:
-                return evaluate_zero_shot(model, val_windows, val_labels, val.prototypes)[0]
+            def validate() -> tuple[float, float]:
+                predictions, scores = predict_zero_shot(model, val_windows, val.prototypes)
+                accuracy = float((predictions == val_labels).mean())
+                return accuracy, zero_shot_margin(scores, val_labels)
 
     with deterministic(seed):
         loader = stage2_loader(train_windows[train_idx], text_embeddings[train_idx],

@@ -7,7 +7,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from lanhar_fl.config import ConfigError
-from lanhar_fl.eval.fusion import fuse, sensor_votes, standardise, text_weight
+from lanhar_fl.eval.fusion import fuse, reader_encoder, sensor_votes, standardise, text_weight
 
 SENSOR = np.array([[0.30, 0.10, 0.28], [0.2, 0.8, 0.1]])  # a narrow cosine range
 TEXT = np.array([[0.60, 0.55, 0.70], [0.6, 0.9, 0.6]])
@@ -53,3 +53,11 @@ def test_sensor_votes_setting_is_checked():
     assert sensor_votes(OmegaConf.create({"inference": {"sensor_votes": "seen"}})) == "seen"
     with pytest.raises(ConfigError, match="inference.sensor_votes"):
         sensor_votes(OmegaConf.create({"inference": {"sensor_votes": "new"}}))
+
+
+def test_reader_encoder_setting_is_checked():
+    assert reader_encoder(OmegaConf.create({})) == "stage1"
+    assert reader_encoder(OmegaConf.create({"inference": {"reader_encoder": "pretrained"}})) == (
+        "pretrained")
+    with pytest.raises(ConfigError, match="inference.reader_encoder"):
+        reader_encoder(OmegaConf.create({"inference": {"reader_encoder": "gpt"}}))

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from lanhar_fl import cli
+from lanhar_fl.config import ConfigError, load_config
+from simulations.bench_fusion import run as fusion_bench
 
 
 def test_train_reports_the_interpretation_assisted_row_beside_lanhar(tmp_path):
@@ -26,6 +30,36 @@ def test_train_reports_the_interpretation_assisted_row_beside_lanhar(tmp_path):
     assert "LanHAR+interpretation" in (run / "report.md").read_text()
 
 
+def test_fusion_bench_rescores_the_run_it_reads(tmp_path):
+    """`bench fusion` re-scores a finished run: its weight-0 row is the run's LanHAR row, its
+    row at the run's own setting the LanHAR+interpretation row."""
+    run = tmp_path / "run"
+    assert cli.main(["train", "preset=smoke", "protocol=new_activity", "protocol.held_out=[run]",
+                     "data.max_windows=300", "train.stage1.epochs=1", "train.stage2.epochs=1",
+                     "train.supervised.enabled=false", "inference.text_weight=0.5",
+                     f"run_dir={run}"]) == 0
+    assert cli.main(["bench", "fusion", f"+bench.run={run}", "+bench.text_weights=[0,0.5]",
+                     "+bench.seen_offsets=[0,-1]", "+bench.readers=[stage1]",
+                     f"run_dir={tmp_path / 'bench'}"]) == 0
+    out = json.loads((tmp_path / "bench" / "bench.json").read_text())
+    assert (tmp_path / "bench" / out["plot"]).is_file() and len(out["rows"]) == 4
+    rows = {(r["text_weight"], r["seen_offset"]): r for r in out["rows"]}
+    for key, name in (((0.0, 0.0), "metrics.json"),
+                      ((0.5, 0.0), "metrics_lanhar_interpretation.json")):
+        saved = json.loads((run / name).read_text())
+        for metric in ("accuracy", "seen_activity_weighted_f1", "new_activity_accuracy"):
+            assert rows[key][metric] == pytest.approx(saved[metric], abs=1e-3), (name, metric)
+    # an offset against the seen classes never lowers new-activity accuracy
+    assert rows[(0.5, -1.0)]["new_activity_accuracy"] >= rows[(0.5, 0.0)]["new_activity_accuracy"]
+
+
+def test_fusion_bench_needs_a_finished_run(tmp_path):
+    with pytest.raises(ConfigError, match="bench.run"):
+        fusion_bench(load_config(["preset=smoke"]))
+    with pytest.raises(ConfigError, match="no sensor_encoder.json"):
+        fusion_bench(load_config(["preset=smoke", f"+bench.run={tmp_path}"]))
+
+
 def test_text_weight_zero_reports_lanhar_alone(tmp_path):
     run = tmp_path / "run"
     assert cli.main(["train", "preset=smoke", "data.max_windows=300", "train.stage1.epochs=1",
@@ -33,3 +67,21 @@ def test_text_weight_zero_reports_lanhar_alone(tmp_path):
                      "inference.text_weight=0", f"run_dir={run}"]) == 0
     assert not (run / "metrics_lanhar_interpretation.json").exists()
     assert "comparison" not in json.loads((run / "metrics.json").read_text())
+
+
+def test_the_pretrained_reader_does_not_depend_on_stage_1(tmp_path):
+    """reader_encoder=pretrained reads with the shipped encoder: with the reading alone
+    (text_weight=1) a tuned stage 1 changes nothing against an untuned one."""
+    rows = {}
+    for name, stage1_epochs, reader in (("tuned", 1, "pretrained"), ("untuned", 0, "stage1")):
+        run = tmp_path / name
+        assert cli.main(["train", "preset=smoke", "protocol=new_activity",
+                         "protocol.held_out=[run]", "data.max_windows=300",
+                         f"train.stage1.epochs={stage1_epochs}", "train.stage2.epochs=1",
+                         "train.supervised.enabled=false", "inference.text_weight=1",
+                         f"inference.reader_encoder={reader}", f"run_dir={run}"]) == 0
+        rows[name] = json.loads((run / "metrics_lanhar_interpretation.json").read_text())
+    assert rows["tuned"]["reader_encoder"] == "pretrained"
+    assert rows["tuned"]["text_side"]["stage1"] == "trained"
+    assert rows["untuned"]["text_side"]["stage1"] == "none"
+    assert rows["tuned"]["confusion_matrix"] == rows["untuned"]["confusion_matrix"]

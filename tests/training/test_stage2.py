@@ -23,11 +23,13 @@ from lanhar_fl.training import (
     train_supervised,
 )
 from lanhar_fl.training.loops import (
+    BestState,
     ClipObjective,
     PublicInfoNCEObjective,
     duplicate_groups,
     split_validation,
 )
+from lanhar_fl.training.stage2 import zero_shot_margin
 
 D = 16
 CFG = {"epochs": 4, "lr": 3e-3, "batch_size": 16, "val_fraction": 0.25, "patience": 2,
@@ -71,6 +73,27 @@ def test_train_sensor_encoder_selects_on_source_validation_and_is_deterministic(
     assert all(torch.equal(v, runs[1][1][k]) for k, v in runs[0][1].items())
     acc, pred = evaluate_zero_shot(model, windows, labels, protos)
     assert pred.shape == (64,) and 0.0 <= acc <= 1.0
+
+
+def test_saturated_accuracy_ties_go_to_the_larger_margin():
+    windows, labels, text, protos = _data()
+    hist = train_sensor_encoder(_model(), windows, text, {**CFG, "patience": 0, "epochs": 6},
+                                val=SourceValidation(labels, protos), progress=False, seed=3)
+    score = list(zip(hist["val_accuracy"], hist["val_tiebreak"], strict=True))
+    assert score[hist["best_epoch"]] == max(score)  # not merely the first epoch at top accuracy
+
+    best = BestState(torch.nn.Linear(1, 1), patience=0)
+    best.update(0, (1.0, 0.1))
+    best.update(1, (1.0, 0.3))
+    best.update(2, (0.9, 0.9))
+    assert best.best_epoch == 1
+
+
+def test_zero_shot_margin():
+    scores = np.array([[0.9, 0.2, 0.5], [0.1, 0.4, 0.6]])
+    assert zero_shot_margin(scores, np.array([0, 2])) == pytest.approx((0.4 + 0.2) / 2)
+    assert zero_shot_margin(scores, np.array([1, 1])) < 0
+    assert zero_shot_margin(scores[:0], np.array([], int)) == 0.0
 
 
 def test_validation_labels_must_label_the_training_windows():
