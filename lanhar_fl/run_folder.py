@@ -56,6 +56,15 @@ def _check_parents(run_dir: Path) -> None:
         return
 
 
+PARTIAL = ".partial-"
+
+
+def final_path(run_dir: str | Path) -> Path:
+    """The ``run_dir`` a run's folder becomes: the folder itself unless it is a partial one."""
+    path = Path(run_dir).expanduser().absolute()
+    return path.with_name(path.name.rsplit(PARTIAL, 1)[0]) if PARTIAL in path.name else path
+
+
 class RunFolder:
     """The target ``run_dir`` and the partial folder a run writes into."""
 
@@ -78,7 +87,7 @@ class RunFolder:
             elif not (final / INCOMPLETE).exists() and any(final.iterdir()):
                 raise ConfigError(f"run_dir={run_dir} holds files that are not a lanhar-fl run; "
                                   "choose a new or empty folder")
-        partial = final.with_name(f"{final.name}.partial-{os.getpid()}")
+        partial = final.with_name(f"{final.name}{PARTIAL}{os.getpid()}")
         try:
             final.parent.mkdir(parents=True, exist_ok=True)
             if partial.exists():  # left by an earlier process with our pid

@@ -29,6 +29,7 @@ from lanhar_fl.eval.fusion import fuse
 from lanhar_fl.eval.plots import tradeoff_plot
 from lanhar_fl.eval.protocols import make_split, split_metrics
 from lanhar_fl.pipeline.centralized import reading_scores
+from lanhar_fl.run_folder import final_path
 from lanhar_fl.semantics.label_bank import LabelBank
 from lanhar_fl.semantics.text_encoder import TextEncoder
 from lanhar_fl.training.checkpoint import load_checkpoint
@@ -76,6 +77,9 @@ def load_run(folder: Path) -> tuple[Any, DictConfig, TextEncoder, LabelBank]:
 def run(cfg: DictConfig) -> dict[str, Any]:
     opts = settings(cfg)
     folder = Path(str(opts["run"])).expanduser()
+    if final_path(folder).resolve() == final_path(str(cfg.run_dir)).resolve():
+        raise ConfigError(f"bench.run={folder} is also this bench's run_dir, which its result "
+                          "would replace: give another run_dir")
     model, run_cfg, stage1_encoder, bank = load_run(folder)
     split = make_split(run_cfg, load_windows)
     if not split.new_classes:

@@ -346,8 +346,10 @@ def _describable(cfg: DictConfig | None = None) -> set[str]:
     return set(descriptions_from_config(bank))
 
 
-def _dataset_cfg(cfg: DictConfig, name: str, label_space: dict[str, Any] | None) -> DictConfig:
-    """``cfg`` with ``dataset`` replaced by dataset ``name`` (and its root from protocol.roots)."""
+def _dataset_cfg(cfg: DictConfig, name: str, label_space: dict[str, Any] | None,
+                 overrides: Any = None) -> DictConfig:
+    """``cfg`` with ``dataset`` replaced by dataset ``name`` (and its root from protocol.roots),
+    its settings changed by ``overrides`` (``protocol.target_settings``: existing keys only)."""
     top = cfg.dataset
     if top.get("name") == name:
         dataset = top.copy()
@@ -356,6 +358,15 @@ def _dataset_cfg(cfg: DictConfig, name: str, label_space: dict[str, Any] | None)
         if not path.is_file():
             raise ConfigError(f"protocol: unknown dataset {name!r} (no {path})")
         dataset = OmegaConf.load(path)
+    if overrides:
+        if not OmegaConf.is_dict(overrides) and not isinstance(overrides, dict):
+            raise ConfigError(f"protocol.target_settings: a mapping of {name}'s dataset "
+                              f"settings, got {overrides!r}")
+        unknown = sorted(k for k in overrides if k == "name" or k not in dataset)
+        if unknown:
+            raise ConfigError(f"protocol.target_settings: {unknown} not settings of dataset "
+                              f"{name} (settings: {sorted(k for k in dataset if k != 'name')})")
+        dataset = OmegaConf.merge(dataset, overrides)
     root = (cfg.protocol.get("roots") or {}).get(name)
     if root is not None:
         dataset.root = root
@@ -422,7 +433,8 @@ def make_split(cfg: DictConfig, load_windows_fn: LoadWindows,
             "label_space") else {}
         sources = [load_windows_fn(_dataset_cfg(cfg, n, None)) for n in source_names]
         target = load_windows_fn(_dataset_cfg(
-            cfg, str(p.target), {"merge": space.get("merge") or {}, "keep": None}))
+            cfg, str(p.target), {"merge": space.get("merge") or {}, "keep": None},
+            overrides=p.get("target_settings")))
         split = cross_dataset(sources, target, _as_list(p.get("target_classes")),
                               val_fraction=float(p.get("val_fraction", 0.15)), seed=seed,
                               unseen=str(p.get("unseen_target_classes", "new")),

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
+from omegaconf import OmegaConf
 
-from lanhar_fl.config import ConfigError, load_config
+from lanhar_fl.config import ConfigError, config_dir, load_config
 from lanhar_fl.data.labels import apply_label_space
 from lanhar_fl.data.windows import Windows
 from lanhar_fl.eval.metrics import validate_metrics_json
@@ -198,6 +200,34 @@ def test_make_split_uci_hapt_to_basicmotions():
     metrics = split_metrics(split, y, seed=0, wall_seconds=1.0, scores=scores)
     validate_metrics_json(metrics, setting="cross_dataset")
     assert metrics["accuracy"] == 1.0 and metrics["new_activity_accuracy_among_new"] == 1.0
+
+
+def test_target_settings_change_the_target_dataset_only():
+    """A development pair: a synthetic target of watches reporting linear acceleration."""
+    loaded = {}
+    raw = {"uci_hapt": make_windows(UCI, range(1, 31)),
+           "synthetic": make_windows(("walk", "sit", "stand", "run", "bike"), [1, 2, 3],
+                                     dataset="synthetic")}
+
+    def load(cfg):
+        loaded[cfg.dataset.name] = cfg.dataset
+        return apply_label_space(raw[cfg.dataset.name], cfg.label_space)
+
+    base = ("protocol=cross_dataset", "dataset=uci_hapt", "dataset.root=/d",
+            "label_space=four_class", "label_space.keep=[walk,still]", "protocol.target=synthetic")
+    cfg = _compose(*base, "protocol.target_settings={placements: [wrist], "
+                          "gravity_removed_fraction: 1.0}")
+    split = make_split(cfg, load, describable={"walk", "still", "run", "bike"})
+    assert list(loaded["synthetic"].placements) == ["wrist"]
+    assert loaded["synthetic"].gravity_removed_fraction == 1.0
+    shipped = OmegaConf.load(Path(config_dir()) / "dataset" / "synthetic.yaml")
+    assert loaded["synthetic"].num_phones == shipped.num_phones  # the rest as shipped
+    assert "placements" not in loaded["uci_hapt"]
+    assert split.new_classes == ["run", "bike"]
+    for bad in ("{placement: [wrist]}", "{name: uci_har}", "[wrist]"):
+        with pytest.raises(ConfigError, match="protocol.target_settings"):
+            make_split(_compose(*base, f"protocol.target_settings={bad}"), load,
+                       describable={"walk", "still", "run", "bike"})
 
 
 def test_make_split_new_activity_is_deterministic():
