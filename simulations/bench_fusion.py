@@ -6,9 +6,10 @@ encoder knows only the seen activities, the reading (``semantics.attribute_reade
 every described one. This re-scores the run's test windows with its saved sensor encoder, text
 side and label bank, over a grid of ``bench.text_weights`` (``inference.text_weight``),
 ``bench.seen_offsets`` (calibrated stacking, Chao et al. 2016: added to the seen classes' fused
-scores, so negative favours new activities) and ``bench.readers`` (``inference.reader_encoder``).
-Each row holds accuracy, seen-class weighted F1, new-activity accuracy and their harmonic mean;
-``fusion.png`` plots seen-class F1 against new-activity accuracy.
+scores, so negative favours new activities) and ``bench.readers`` (``inference.reader_encoder``);
+the sensor path votes on every class (``inference.sensor_votes=all``). Each row holds accuracy,
+seen-class weighted F1, new-activity accuracy and their harmonic mean; ``fusion.png`` plots
+seen-class F1 against new-activity accuracy.
 
 An analysis of one run's test set, like a privacy sweep: a setting picked from it has seen the
 target's labels. Pick settings on a development task, then read the target here.
@@ -51,6 +52,10 @@ def settings(cfg: DictConfig) -> dict[str, Any]:
     for key in ("text_weights", "seen_offsets", "readers"):
         value = out[key]
         out[key] = [value] if isinstance(value, str | int | float) else list(value)
+    for key in ("text_weights", "seen_offsets"):
+        bad = [v for v in out[key] if isinstance(v, bool) or not isinstance(v, int | float)]
+        if bad:
+            raise ConfigError(f"bench.{key}: {bad} are not numbers")
     bad = [w for w in out["text_weights"] if not 0.0 <= float(w) <= 1.0]
     if bad:
         raise ConfigError(f"bench.text_weights: {bad} outside [0, 1]")

@@ -58,6 +58,9 @@ def test_fusion_bench_needs_a_finished_run(tmp_path):
         fusion_bench(load_config(["preset=smoke"]))
     with pytest.raises(ConfigError, match="no sensor_encoder.json"):
         fusion_bench(load_config(["preset=smoke", f"+bench.run={tmp_path}"]))
+    with pytest.raises(ConfigError, match="bench.seen_offsets"):
+        fusion_bench(load_config(["preset=smoke", f"+bench.run={tmp_path}",
+                                  "+bench.seen_offsets=[low]"]))
     with pytest.raises(ConfigError, match="also this bench's run_dir"):  # would replace it
         fusion_bench(load_config(["preset=smoke", f"+bench.run={tmp_path}",
                                   f"run_dir={tmp_path}.partial-123"]))
