@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -62,7 +63,8 @@ PARTIAL = ".partial-"
 def final_path(run_dir: str | Path) -> Path:
     """The ``run_dir`` a run's folder becomes: the folder itself unless it is a partial one."""
     path = Path(run_dir).expanduser().absolute()
-    return path.with_name(path.name.rsplit(PARTIAL, 1)[0]) if PARTIAL in path.name else path
+    match = re.fullmatch(rf"(.+){re.escape(PARTIAL)}\d+", path.name)
+    return path.with_name(match.group(1)) if match else path
 
 
 class RunFolder:

@@ -7,7 +7,7 @@ every described one. This re-scores the run's test windows with its saved sensor
 side and label bank, over a grid of ``bench.text_weights`` (``inference.text_weight``),
 ``bench.seen_offsets`` (calibrated stacking, Chao et al. 2016: added to the seen classes' fused
 scores, so negative favours new activities) and ``bench.readers`` (``inference.reader_encoder``);
-the sensor path votes on every class (``inference.sensor_votes=all``). Each row holds accuracy,
+the sensor path votes as the run's ``inference.sensor_votes`` says. Each row holds accuracy,
 seen-class weighted F1, new-activity accuracy and their harmonic mean; ``fusion.png`` plots
 seen-class F1 against new-activity accuracy.
 
@@ -26,7 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from lanhar_fl.config import ConfigError
 from lanhar_fl.data.registry import load_windows
-from lanhar_fl.eval.fusion import fuse
+from lanhar_fl.eval.fusion import fuse, reader_encoder, sensor_votes, text_weight
 from lanhar_fl.eval.plots import tradeoff_plot
 from lanhar_fl.eval.protocols import make_split, split_metrics
 from lanhar_fl.pipeline.centralized import reading_scores
@@ -45,7 +45,11 @@ def settings(cfg: DictConfig) -> dict[str, Any]:
     bench = cfg.get("bench") or {}
     if OmegaConf.is_config(bench):
         bench = OmegaConf.to_container(bench, resolve=True)
-    out = {**DEFAULTS, **{k: v for k, v in dict(bench).items() if k in DEFAULTS}}
+    unknown = sorted(set(dict(bench)) - set(DEFAULTS))
+    if unknown:
+        raise ConfigError(f"bench: unknown settings {unknown} for bench fusion "
+                          f"(settings: {sorted(DEFAULTS)})")
+    out = {**DEFAULTS, **dict(bench)}
     if not out["run"]:
         raise ConfigError("bench.run: give a finished `lanhar-fl train` run folder "
                           "(+bench.run=runs/latest)")
@@ -89,13 +93,18 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     split = make_split(run_cfg, load_windows)
     if not split.new_classes:
         raise ConfigError(f"bench.run: {folder} has no new activities: nothing to trade off")
-    _, sensor = predict_zero_shot(model, split.test.data, bank.prototypes)
     seen = np.isin(split.bank_classes, split.seen_classes)
+    if not seen[split.reveal_test_labels()].any():
+        raise ConfigError(f"bench.run: {folder}'s test windows hold no seen activity: nothing "
+                          "to trade off")
+    _, sensor = predict_zero_shot(model, split.test.data, bank.prototypes)
+    votes = sensor_votes(run_cfg)
+    voting = seen if votes == "seen" else None
     rows = []
     for reader in opts["readers"]:
         text = reading_scores(run_cfg, split, stage1_encoder, reader)
         for weight, offset in itertools.product(opts["text_weights"], opts["seen_offsets"]):
-            scores = fuse(sensor, text, float(weight)) + float(offset) * seen
+            scores = fuse(sensor, text, float(weight), voting) + float(offset) * seen
             m = split_metrics(split, scores.argmax(axis=1), scores=scores,
                               seed=int(run_cfg.seed), wall_seconds=0.0)
             row = {"reader": reader, "text_weight": float(weight),
@@ -106,9 +115,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     plot = _plot(rows, run_cfg, Path(str(cfg.run_dir)).expanduser() / "fusion.png")
     return {"run": str(folder), "seen_classes": list(split.seen_classes),
             "new_classes": list(split.new_classes), "n_test_windows": len(split.test),
-            "run_setting": {"text_weight": run_cfg.get("inference", {}).get("text_weight"),
-                            "reader_encoder": run_cfg.get("inference", {}).get(
-                                "reader_encoder", "stage1")},
+            "run_setting": {"text_weight": text_weight(run_cfg),
+                            "reader_encoder": reader_encoder(run_cfg), "sensor_votes": votes},
             "note": "analysis of the run's test labels: pick settings on a development task",
             "rows": rows, "plot": plot.name}
 
@@ -120,10 +128,8 @@ def _plot(rows: list[dict[str, Any]], run_cfg: DictConfig, path: Path) -> Path:
     for r in rows:
         curves.setdefault(f"{r['reader']}, text weight {r['text_weight']:g}", []).append(
             (r["seen_activity_weighted_f1"], r["new_activity_accuracy"]))
-    inference = run_cfg.get("inference") or {}
     mark = next(((r["seen_activity_weighted_f1"], r["new_activity_accuracy"]) for r in rows
-                 if r["reader"] == inference.get("reader_encoder", "stage1")
-                 and r["text_weight"] == float(inference.get("text_weight", -1))
-                 and r["seen_offset"] == 0.0), None)
+                 if r["reader"] == reader_encoder(run_cfg)
+                 and r["text_weight"] == text_weight(run_cfg) and r["seen_offset"] == 0.0), None)
     return tradeoff_plot(curves, path, "seen-class weighted F1", "new-activity accuracy",
                          mark=mark, title="seen vs new activities (offsets along each curve)")

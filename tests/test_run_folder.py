@@ -13,7 +13,7 @@ import pytest
 import lanhar_fl.cli as cli
 from lanhar_fl.commands import train as train_command
 from lanhar_fl.data.errors import DataError
-from lanhar_fl.run_folder import INCOMPLETE
+from lanhar_fl.run_folder import INCOMPLETE, RunFolder, final_path
 
 
 def _finished(folder: Path) -> None:
@@ -112,3 +112,10 @@ def test_failure_before_anything_was_written_leaves_no_folder(tmp_path, capsys, 
     assert cli.main(["train", f"run_dir={tmp_path / 'run'}"]) == 2
     assert _err_lines(capsys) == ["lanhar-fl: error: no such recording"]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_final_path_names_the_folder_a_partial_one_becomes(tmp_path):
+    folder = RunFolder.open(tmp_path / "exp")
+    assert final_path(folder.partial) == (tmp_path / "exp").absolute()
+    assert final_path(tmp_path / "exp.partial-a") == (tmp_path / "exp.partial-a").absolute()
+    assert final_path(tmp_path / "plain") == (tmp_path / "plain").absolute()

@@ -362,10 +362,12 @@ def _dataset_cfg(cfg: DictConfig, name: str, label_space: dict[str, Any] | None,
         if not OmegaConf.is_dict(overrides) and not isinstance(overrides, dict):
             raise ConfigError(f"protocol.target_settings: a mapping of {name}'s dataset "
                               f"settings, got {overrides!r}")
-        unknown = sorted(k for k in overrides if k == "name" or k not in dataset)
+        unknown = sorted(k for k in overrides if k in ("name", "root") or k not in dataset)
         if unknown:
             raise ConfigError(f"protocol.target_settings: {unknown} not settings of dataset "
-                              f"{name} (settings: {sorted(k for k in dataset if k != 'name')})")
+                              f"{name} (settings: "
+                              f"{sorted(k for k in dataset if k not in ('name', 'root'))}; "
+                              f"its folder: protocol.roots.{name})")
         dataset = OmegaConf.merge(dataset, overrides)
     root = (cfg.protocol.get("roots") or {}).get(name)
     if root is not None:

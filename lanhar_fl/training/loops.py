@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Protocol
@@ -284,15 +285,20 @@ class BestState:
         self.patience = patience
         self.best_score: tuple[float, ...] | None = None
         self.best_epoch: int | None = None
+        self._gain_epoch: int | None = None  # the last epoch that raised the first entry
         self._state: dict[str, torch.Tensor] | None = None
 
     def update(self, epoch: int, score: tuple[float, ...]) -> bool:
-        """Record ``score`` of ``epoch`` (compared in order: later entries break ties); True
-        when ``patience`` epochs passed without a gain."""
+        """Record ``score`` of ``epoch``: the best is compared in order (later entries break
+        ties); True when ``patience`` epochs passed without a gain in the first entry (a
+        tie-breaker alone, which keeps rising once accuracy saturates, never extends them)."""
+        score = tuple(v if math.isfinite(v) else -math.inf for v in score)
+        if self.best_score is None or score[0] > self.best_score[0]:
+            self._gain_epoch = epoch
         if self.best_score is None or score > self.best_score:
             self.best_score, self.best_epoch = score, epoch
             self._state = copy.deepcopy(self.model.state_dict())
-        return self.patience > 0 and epoch - self.best_epoch >= self.patience
+        return self.patience > 0 and epoch - self._gain_epoch >= self.patience
 
     def restore(self) -> None:
         if self._state is not None:
@@ -326,7 +332,7 @@ def fit(model: nn.Module, loader: Iterable, optimizer: torch.optim.Optimizer,
         progress: bool = False, desc: str = "train") -> dict[str, Any]:
     """Train with per-epoch validation, early stopping and best-checkpoint restore.
 
-    ``validate`` returns the validation accuracy, or a tuple (accuracy, tie-breakers...) when
+    ``validate`` returns the validation accuracy, or a pair (accuracy, tie-breaker) when
     accuracy alone saturates (every epoch at 1.0 would keep the first). Returns a JSON-able
     history: ``train_loss``, ``val_accuracy``, ``epoch_seconds``, ``best_epoch`` (0-based, None
     without validation), ``stopped_early``, and ``val_tiebreak`` when ``validate`` gives one.

@@ -224,7 +224,7 @@ def test_target_settings_change_the_target_dataset_only():
     assert loaded["synthetic"].num_phones == shipped.num_phones  # the rest as shipped
     assert "placements" not in loaded["uci_hapt"]
     assert split.new_classes == ["run", "bike"]
-    for bad in ("{placement: [wrist]}", "{name: uci_har}", "[wrist]"):
+    for bad in ("{placement: [wrist]}", "{name: uci_har}", "{root: /x}", "[wrist]"):
         with pytest.raises(ConfigError, match="protocol.target_settings"):
             make_split(_compose(*base, f"protocol.target_settings={bad}"), load,
                        describable={"walk", "still", "run", "bike"})

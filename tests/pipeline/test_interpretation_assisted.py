@@ -58,6 +58,8 @@ def test_fusion_bench_needs_a_finished_run(tmp_path):
         fusion_bench(load_config(["preset=smoke"]))
     with pytest.raises(ConfigError, match="no sensor_encoder.json"):
         fusion_bench(load_config(["preset=smoke", f"+bench.run={tmp_path}"]))
+    with pytest.raises(ConfigError, match="unknown settings"):
+        fusion_bench(load_config(["preset=smoke", f"+bench.run={tmp_path}", "+bench.reader=x"]))
     with pytest.raises(ConfigError, match="bench.seen_offsets"):
         fusion_bench(load_config(["preset=smoke", f"+bench.run={tmp_path}",
                                   "+bench.seen_offsets=[low]"]))
@@ -79,7 +81,8 @@ def test_the_pretrained_reader_does_not_depend_on_stage_1(tmp_path):
     """reader_encoder=pretrained reads with the shipped encoder: with the reading alone
     (text_weight=1) a tuned stage 1 changes nothing against an untuned one."""
     rows = {}
-    for name, stage1_epochs, reader in (("tuned", 1, "pretrained"), ("untuned", 0, "stage1")):
+    for name, stage1_epochs, reader in (("tuned", 1, "pretrained"), ("untuned", 0, "stage1"),
+                                        ("tuned-reads", 1, "stage1")):
         run = tmp_path / name
         assert cli.main(["train", "preset=smoke", "protocol=new_activity",
                          "protocol.held_out=[run]", "data.max_windows=300",
@@ -91,3 +94,5 @@ def test_the_pretrained_reader_does_not_depend_on_stage_1(tmp_path):
     assert rows["tuned"]["text_side"]["stage1"] == "trained"
     assert rows["untuned"]["text_side"]["stage1"] == "none"
     assert rows["tuned"]["confusion_matrix"] == rows["untuned"]["confusion_matrix"]
+    # the control: the tuned encoder reads differently, so the equality above is not vacuous
+    assert rows["tuned-reads"]["confusion_matrix"] != rows["untuned"]["confusion_matrix"]

@@ -89,6 +89,18 @@ def test_saturated_accuracy_ties_go_to_the_larger_margin():
     assert best.best_epoch == 1
 
 
+def test_patience_counts_accuracy_gains_only_and_nan_never_wins():
+    best = BestState(torch.nn.Linear(1, 1), patience=2)
+    stops = [best.update(e, score) for e, score in enumerate(
+        [(0.5, 0.0), (1.0, 0.1), (1.0, float("nan")), (1.0, 0.2)])]
+    assert stops == [False, False, False, True]  # a rising tie-breaker alone extends nothing
+    assert best.best_epoch == 3
+    best = BestState(torch.nn.Linear(1, 1), patience=0)
+    best.update(0, (1.0, float("nan")))
+    best.update(1, (1.0, -5.0))
+    assert best.best_epoch == 1
+
+
 def test_zero_shot_margin():
     scores = np.array([[0.9, 0.2, 0.5], [0.1, 0.4, 0.6]])
     assert zero_shot_margin(scores, np.array([0, 2])) == pytest.approx((0.4 + 0.2) / 2)
