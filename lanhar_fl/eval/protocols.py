@@ -383,6 +383,20 @@ def _dataset_cfg(cfg: DictConfig, name: str, label_space: dict[str, Any] | None,
     return sub
 
 
+def _load_target(cfg: DictConfig, name: str, label_space: dict[str, Any],
+                 load_windows_fn: LoadWindows) -> Windows:
+    """The target's windows; a setting of ``protocol.target_settings`` that its loader refuses
+    is named as that setting."""
+    overrides = cfg.protocol.get("target_settings")
+    target_cfg = _dataset_cfg(cfg, name, label_space, overrides=overrides)
+    if not overrides:
+        return load_windows_fn(target_cfg)
+    try:
+        return load_windows_fn(target_cfg)
+    except ValueError as exc:  # ConfigError, DataError: the dataset's checks of its settings
+        raise ConfigError(f"protocol.target_settings ({name}): {exc}") from exc
+
+
 def _as_list(value: Any) -> list | None:
     if value is None:
         return None
@@ -434,9 +448,8 @@ def make_split(cfg: DictConfig, load_windows_fn: LoadWindows,
         space = OmegaConf.to_container(cfg.label_space, resolve=True) if cfg.get(
             "label_space") else {}
         sources = [load_windows_fn(_dataset_cfg(cfg, n, None)) for n in source_names]
-        target = load_windows_fn(_dataset_cfg(
-            cfg, str(p.target), {"merge": space.get("merge") or {}, "keep": None},
-            overrides=p.get("target_settings")))
+        target = _load_target(cfg, str(p.target), {"merge": space.get("merge") or {}, "keep": None},
+                              load_windows_fn)
         split = cross_dataset(sources, target, _as_list(p.get("target_classes")),
                               val_fraction=float(p.get("val_fraction", 0.15)), seed=seed,
                               unseen=str(p.get("unseen_target_classes", "new")),

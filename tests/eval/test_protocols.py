@@ -224,6 +224,13 @@ def test_target_settings_change_the_target_dataset_only():
     assert loaded["synthetic"].num_phones == shipped.num_phones  # the rest as shipped
     assert "placements" not in loaded["uci_hapt"]
     assert split.new_classes == ["run", "bike"]
+    def refusing(cfg):
+        if cfg.dataset.name == "synthetic":
+            raise ValueError("synthetic dataset: setting dataset.placements must be ...")
+        return load(cfg)
+
+    with pytest.raises(ConfigError, match=r"protocol.target_settings \(synthetic\): synthetic"):
+        make_split(cfg, refusing, describable={"walk", "still", "run", "bike"})
     for bad in ("{placement: [wrist]}", "{name: uci_har}", "{root: /x}", "[wrist]"):
         with pytest.raises(ConfigError, match="protocol.target_settings"):
             make_split(_compose(*base, f"protocol.target_settings={bad}"), load,
