@@ -26,7 +26,13 @@ from omegaconf import DictConfig, OmegaConf
 
 from lanhar_fl.config import ConfigError
 from lanhar_fl.data.registry import load_windows
-from lanhar_fl.eval.fusion import fuse, reader_encoder, sensor_votes, text_weight
+from lanhar_fl.eval.fusion import (
+    fuse,
+    reader_encoder,
+    sensor_votes,
+    text_weight,
+    voting_classes,
+)
 from lanhar_fl.eval.plots import tradeoff_plot
 from lanhar_fl.eval.protocols import make_split, split_metrics
 from lanhar_fl.pipeline.centralized import reading_scores
@@ -99,7 +105,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                           "to trade off")
     _, sensor = predict_zero_shot(model, split.test.data, bank.prototypes)
     votes = sensor_votes(run_cfg)
-    voting = seen if votes == "seen" else None
+    voting = voting_classes(votes, split.bank_classes, split.seen_classes)
     rows = []
     for reader in opts["readers"]:
         text = reading_scores(run_cfg, split, stage1_encoder, reader)

@@ -57,6 +57,12 @@ def sensor_votes(cfg) -> str:
     return str(_setting(cfg, "sensor_votes", "all"))
 
 
+def voting_classes(votes: str, bank_classes: list[str],
+                   seen_classes: list[str]) -> np.ndarray | None:
+    """``fuse``'s ``sensor_classes`` for a ``sensor_votes`` setting (None: all classes)."""
+    return np.isin(bank_classes, seen_classes) if votes == "seen" else None
+
+
 def reader_encoder(cfg) -> str:
     """``inference.reader_encoder``: the text encoder that reads, ``pretrained`` or ``stage1``."""
     return str(_setting(cfg, "reader_encoder", "stage1"))

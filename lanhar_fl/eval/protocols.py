@@ -388,12 +388,11 @@ def _load_target(cfg: DictConfig, name: str, label_space: dict[str, Any],
     """The target's windows; a setting of ``protocol.target_settings`` that its loader refuses
     is named as that setting."""
     overrides = cfg.protocol.get("target_settings")
-    target_cfg = _dataset_cfg(cfg, name, label_space, overrides=overrides)
-    if not overrides:
-        return load_windows_fn(target_cfg)
     try:
-        return load_windows_fn(target_cfg)
+        return load_windows_fn(_dataset_cfg(cfg, name, label_space, overrides=overrides))
     except ValueError as exc:  # ConfigError, DataError: the dataset's checks of its settings
+        if not overrides:
+            raise
         raise ConfigError(f"protocol.target_settings ({name}): {exc}") from exc
 
 

@@ -13,7 +13,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from ..data.registry import load_windows
-from ..eval.fusion import fuse, reader_encoder, sensor_votes, text_weight
+from ..eval.fusion import fuse, reader_encoder, sensor_votes, text_weight, voting_classes
 from ..eval.plots import history_plot
 from ..eval.protocols import Split, make_split, split_metrics
 from ..eval.report import format_results_table, write_report
@@ -96,9 +96,8 @@ def _interpretation_assisted(cfg: DictConfig, split: Split, sensor_scores: np.nd
     attribute against the bank's sensor patterns (``eval.fusion``)."""
     reads_with = reader_encoder(cfg)
     votes = sensor_votes(cfg)
-    voting = None if votes == "all" else np.isin(split.bank_classes, split.seen_classes)
     fused = fuse(sensor_scores, reading_scores(cfg, split, text_side.encoder, reads_with),
-                 weight, voting)
+                 weight, voting_classes(votes, split.bank_classes, split.seen_classes))
     return split_metrics(split, fused.argmax(axis=1), scores=fused, seed=int(cfg.seed),
                          wall_seconds=time.perf_counter() - start,
                          extra={"model": "LanHAR+interpretation", "text_weight": weight,

@@ -10,13 +10,19 @@ from lanhar_fl import cli
 from lanhar_fl.config import ConfigError, load_config
 from simulations.bench_fusion import run as fusion_bench
 
+RUN_IS_NEW = ("protocol=new_activity", "protocol.held_out=[run]")
+
+
+def _train(run, *settings: str) -> None:
+    """A smoke-sized `lanhar-fl train` (one stage-2 epoch, no supervised baseline) into run."""
+    assert cli.main(["train", "preset=smoke", "train.stage2.epochs=1",
+                     "train.supervised.enabled=false", *settings, f"run_dir={run}"]) == 0
+
 
 def test_train_reports_the_interpretation_assisted_row_beside_lanhar(tmp_path):
     run = tmp_path / "run"
-    assert cli.main(["train", "preset=smoke", "protocol=new_activity", "protocol.held_out=[run]",
-                     "data.max_windows=400", "train.stage1.epochs=1", "train.stage2.epochs=1",
-                     "train.supervised.enabled=false", "inference.text_weight=0.5",
-                     f"run_dir={run}"]) == 0
+    _train(run, *RUN_IS_NEW, "data.max_windows=400", "train.stage1.epochs=1",
+           "inference.text_weight=0.5")
     lanhar = json.loads((run / "metrics.json").read_text())
     fused = json.loads((run / "metrics_lanhar_interpretation.json").read_text())
     assert lanhar["model"] == "LanHAR" and fused["model"] == "LanHAR+interpretation"
@@ -34,10 +40,8 @@ def test_fusion_bench_rescores_the_run_it_reads(tmp_path):
     """`bench fusion` re-scores a finished run: its weight-0 row is the run's LanHAR row, its
     row at the run's own setting the LanHAR+interpretation row."""
     run = tmp_path / "run"
-    assert cli.main(["train", "preset=smoke", "protocol=new_activity", "protocol.held_out=[run]",
-                     "data.max_windows=300", "train.stage1.epochs=1", "train.stage2.epochs=1",
-                     "train.supervised.enabled=false", "inference.text_weight=0.5",
-                     f"run_dir={run}"]) == 0
+    _train(run, *RUN_IS_NEW, "data.max_windows=300", "train.stage1.epochs=1",
+           "inference.text_weight=0.5")
     assert cli.main(["bench", "fusion", f"+bench.run={run}", "+bench.text_weights=[0,0.5]",
                      "+bench.seen_offsets=[0,-1]", "+bench.readers=[stage1]",
                      f"run_dir={tmp_path / 'bench'}"]) == 0
@@ -70,9 +74,7 @@ def test_fusion_bench_needs_a_finished_run(tmp_path):
 
 def test_text_weight_zero_reports_lanhar_alone(tmp_path):
     run = tmp_path / "run"
-    assert cli.main(["train", "preset=smoke", "data.max_windows=300", "train.stage1.epochs=1",
-                     "train.stage2.epochs=1", "train.supervised.enabled=false",
-                     "inference.text_weight=0", f"run_dir={run}"]) == 0
+    _train(run, "data.max_windows=300", "train.stage1.epochs=1", "inference.text_weight=0")
     assert not (run / "metrics_lanhar_interpretation.json").exists()
     assert "comparison" not in json.loads((run / "metrics.json").read_text())
 
@@ -84,11 +86,8 @@ def test_the_pretrained_reader_does_not_depend_on_stage_1(tmp_path):
     for name, stage1_epochs, reader in (("tuned", 1, "pretrained"), ("untuned", 0, "stage1"),
                                         ("tuned-reads", 1, "stage1")):
         run = tmp_path / name
-        assert cli.main(["train", "preset=smoke", "protocol=new_activity",
-                         "protocol.held_out=[run]", "data.max_windows=300",
-                         f"train.stage1.epochs={stage1_epochs}", "train.stage2.epochs=1",
-                         "train.supervised.enabled=false", "inference.text_weight=1",
-                         f"inference.reader_encoder={reader}", f"run_dir={run}"]) == 0
+        _train(run, *RUN_IS_NEW, "data.max_windows=300", f"train.stage1.epochs={stage1_epochs}",
+               "inference.text_weight=1", f"inference.reader_encoder={reader}")
         rows[name] = json.loads((run / "metrics_lanhar_interpretation.json").read_text())
     assert rows["tuned"]["reader_encoder"] == "pretrained"
     assert rows["tuned"]["text_side"]["stage1"] == "trained"
