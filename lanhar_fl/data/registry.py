@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import os
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -59,7 +61,16 @@ def _cache_key(cfg: DictConfig, root: Path | None) -> str:
 
 def _save(path: Path, w: Windows) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
+    # One temporary file per writer: runs in parallel (seeds, Ray workers) fill the same cache.
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp.npz")
+    try:
+        _write(tmp, w)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _write(tmp: Path, w: Windows) -> None:
     np.savez(tmp, data=w.data, labels=w.labels, subjects=w.subjects, has_gyro=w.has_gyro,
              gravity_removed=w.gravity_removed, gravity_aligned=w.gravity_aligned,
              placements=w.placements.astype(str), devices=w.devices.astype(str),
@@ -68,7 +79,6 @@ def _save(path: Path, w: Windows) -> None:
                  "sampling_rate_hz": w.sampling_rate_hz, "synthetic": w.synthetic,
                  "dropped": w.dropped, "masked": w.masked,
                  "source_rates_hz": list(w.source_rates_hz), "recordings": w.recordings})))
-    tmp.replace(path)
 
 
 def _load(path: Path) -> Windows:

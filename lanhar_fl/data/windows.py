@@ -43,6 +43,9 @@ class Windows:
     recordings: int = 0  # continuous recordings the windows were cut from
     channels: tuple[str, ...] = CHANNELS
     units: dict[str, str] = field(default_factory=lambda: dict(UNITS))
+    # str (N,): the dataset each window came from, once windows of several were concatenated
+    # (None: every window is from ``dataset``)
+    origins: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.data)
@@ -52,6 +55,8 @@ class Windows:
                      "placements", "devices"):
             if len(getattr(self, name)) != n:
                 raise ValueError(f"{name} has {len(getattr(self, name))} entries for {n} windows")
+        if self.origins is not None and len(self.origins) != n:
+            raise ValueError(f"origins has {len(self.origins)} entries for {n} windows")
         if n and (self.labels.min() < 0 or self.labels.max() >= len(self.class_names)):
             raise ValueError("labels index outside class_names")
 
@@ -70,6 +75,12 @@ class Windows:
         counts = Counter(self.labels.tolist())
         return {name: int(counts.get(i, 0)) for i, name in enumerate(self.class_names)}
 
+    def dataset_of_each(self) -> np.ndarray:
+        """(N,) the dataset each window came from."""
+        if self.origins is not None:
+            return self.origins
+        return np.full(len(self), self.dataset, dtype=object)
+
     def subset(self, index: np.ndarray | slice | list[int]) -> Windows:
         """The windows selected by an index array, boolean mask or slice (metadata kept)."""
         if isinstance(index, list):
@@ -84,6 +95,7 @@ class Windows:
             gravity_aligned=self.gravity_aligned[index],
             placements=self.placements[index],
             devices=self.devices[index],
+            origins=None if self.origins is None else self.origins[index],
             dropped=dict(self.dropped),
             masked=dict(self.masked),
         )
@@ -160,4 +172,5 @@ class Windows:
             masked=dict(masked),
             source_rates_hz=tuple(sorted({r for p in parts for r in p.source_rates_hz})),
             recordings=sum(p.recordings for p in parts),
+            origins=cat([p.dataset_of_each() for p in parts]),
         )

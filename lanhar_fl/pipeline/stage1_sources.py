@@ -5,7 +5,9 @@ A stage-1 source setting (``federation.stage1_source``, ``train.stage1.source``)
 - ``none``: the pretrained encoder, no stage 1;
 - ``synthetic``: the server's own synthetic public phones (a seed no phone uses);
 - ``train`` (``lanhar-fl train`` only): the run's own training windows (LanHAR as published;
-  its stage 1 sees the users stage 2 trains on);
+  its stage 1 sees the users stage 2 trains on); ``train:NAME`` (``train:uci_hapt``; several:
+  ``train:uci_hapt,synthetic``) only those of the named source datasets, when a cross-dataset
+  run has several (stage 2 still trains on all);
 - a list of sources, or the compact string ``"synthetic+uci_hapt:1-10"``. A source is
   ``NAME`` or ``NAME:SUBJECTS`` (``SUBJECTS``: ``1-10``, ``1-5,8``) or a mapping
   ``{dataset: uci_hapt, subjects: [1, ..., 10], root: DIR}`` (root default:
@@ -96,7 +98,8 @@ def parse_sources(value: Any, where: str) -> list[Source] | str:
         value = OmegaConf.to_container(value, resolve=True)
     if value is None or value == "none" or value == []:
         return "none"
-    if value == "train":
+    if value == "train" or (isinstance(value, str) and value.startswith("train:")):
+        train_datasets(value, where)
         return "train"
     items = value.split("+") if isinstance(value, str) else value
     if isinstance(items, Mapping):
@@ -112,6 +115,23 @@ def parse_sources(value: Any, where: str) -> list[Source] | str:
     if len({s.dataset for s in sources}) != len(sources):
         raise ConfigError(f"{where}: a dataset is listed twice; merge its subjects")
     return sources
+
+
+def train_datasets(value: Any, where: str) -> tuple[str, ...] | None:
+    """The source datasets named by ``train:NAME,...`` (None for plain ``train``)."""
+    if OmegaConf.is_config(value):
+        value = OmegaConf.to_container(value, resolve=True)
+    if not isinstance(value, str) or not value.startswith("train:"):
+        return None
+    names = tuple(n.strip() for n in value.removeprefix("train:").split(",") if n.strip())
+    if not names:
+        raise ConfigError(f"{where}: name the source datasets after train: (e.g. train:uci_hapt)")
+    known = sorted(p.stem for p in (config_dir() / "dataset").glob("*.yaml"))
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ConfigError(f"{where}: unknown dataset {', '.join(unknown)}; known: "
+                          f"{', '.join(known)}")
+    return names
 
 
 def _ranges(subjects: Iterable[int]) -> str:
@@ -147,15 +167,19 @@ def private_users(split, cfg: DictConfig) -> dict[str, set[int] | None]:
     return out
 
 
-def train_records(split, cfg: DictConfig) -> list[dict[str, Any]]:
-    """Source records of stage 1 on the run's own training windows (``source: train``)."""
+def train_records(split, cfg: DictConfig,
+                  datasets: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
+    """Source records of stage 1 on the run's own training windows (``source: train``; only
+    those of ``datasets`` when given)."""
     if split.train_dataset == split.test_dataset:
         subjects = sorted(int(s) for s in np.unique(split.train.subjects))
         return [{"dataset": dataset_key(cfg), "subjects": subjects,
                  "subjects_compact": _ranges(subjects), "windows": len(split.train),
                  "class_counts": split.train.class_counts(), "note": "the run's training users"}]
-    return [{"dataset": n, "subjects": None, "note": "the run's training users"}
-            for n in split.train_dataset.split("+")]
+    origins = split.train.dataset_of_each()
+    return [{"dataset": n, "subjects": None, "windows": int(np.sum(origins == n)),
+             "note": "the run's training users"}
+            for n in split.train_dataset.split("+") if datasets is None or n in datasets]
 
 
 def _overlap(dataset: str, subjects: Iterable[int] | None,

@@ -226,15 +226,33 @@ def public_stage1(cfg: DictConfig, sources: list[Source], classes: list[str], *,
     return Windows.concatenate(parts), texts, records
 
 
+def _train_part(split, train_texts: list[str], setting, where: str
+                ) -> tuple[Windows, list[str], tuple[str, ...] | None]:
+    """The training windows (and their interpretations) of the source datasets that
+    ``train:NAME,...`` names; all of them for plain ``train``."""
+    datasets = stage1_sources.train_datasets(setting, where)
+    if datasets is None:
+        return split.train, train_texts, None
+    have = split.train_dataset.split("+")
+    absent = [n for n in datasets if n not in have]
+    if absent:
+        raise ConfigError(f"{where}: {', '.join(absent)} is not a source of this run "
+                          f"(sources: {', '.join(have)})")
+    keep = np.flatnonzero(np.isin(split.train.dataset_of_each(), datasets))
+    return split.train.subset(keep), [train_texts[i] for i in keep], datasets
+
+
 def centralized_text_side(cfg: DictConfig, split, train_texts: list[str]) -> TextSide:
     """``lanhar-fl train``'s text side: stage 1 on ``train.stage1.source`` (``train``: the
     split's training windows, whose interpretations are ``train_texts``)."""
     where = "train.stage1.source"
-    sources = stage1_sources.parse_sources(cfg.train.stage1.get("source", "train"), where)
+    setting = cfg.train.stage1.get("source", "train")
+    sources = stage1_sources.parse_sources(setting, where)
     if sources == "train":
-        return build_text_side(cfg, split.bank_classes, stage1_windows=split.train,
-                               stage1_texts=train_texts,
-                               sources=stage1_sources.train_records(split, cfg))
+        windows, texts, datasets = _train_part(split, train_texts, setting, where)
+        return build_text_side(cfg, split.bank_classes, stage1_windows=windows,
+                               stage1_texts=texts,
+                               sources=stage1_sources.train_records(split, cfg, datasets))
     if sources == "none":
         return build_text_side(cfg, split.bank_classes)
     stage1_sources.check_public(sources, stage1_sources.private_users(split, cfg), cfg, where)

@@ -339,6 +339,9 @@ def test_concatenate_merges_class_lists_by_name(a, b):
     assert cat.dropped == {"non_finite_gap": 3}
     assert cat.recordings == 2 and cat.source_rates_hz == (50.0, 51.0)
     assert cat.dataset == "d0+d1"
+    origins = ["d0"] * len(a) + ["d1"] * len(b)
+    assert cat.dataset_of_each().tolist() == origins
+    assert cat.subset(slice(len(a), None)).dataset_of_each().tolist() == ["d1"] * len(b)
 
 
 def test_concatenate_refuses_mismatched_layouts():

@@ -127,3 +127,33 @@ def test_stage1_keeps_the_bank_selection_it_trained_against_and_states_the_bank_
                 != pretrained.model.encoder.layer[-1].attention.self.query.weight).any()
     bank = side.metrics(split, cfg)["text_side"]["label_bank"]["descriptions"][0]["provenance"]
     assert bank["waist_users"] == "uci_hapt 1-10" and bank["test_users_excluded"] is True
+
+
+def test_stage1_on_one_of_the_runs_sources(tmp_path):
+    """``train:NAME``: stage 1 reads only that source's training windows; stage 2 all."""
+    from lanhar_fl.data.labels import apply_label_space
+    from lanhar_fl.eval.protocols import make_split
+    from tests.eval.test_protocols import UCI, make_windows
+
+    raw = {"uci_hapt": make_windows(UCI, range(1, 8)),
+           "synthetic": make_windows(("walk", "sit", "run"), [1, 2, 3], dataset="synthetic"),
+           "basicmotions": make_windows(("walk", "stand", "run"), [1, 2], dataset="basicmotions")}
+    base = ["preset=smoke", "train.stage1.epochs=1", "dataset=uci_hapt", "dataset.root=/d",
+            "label_space=four_class", "protocol=cross_dataset",
+            "protocol.source=[uci_hapt,synthetic]", "protocol.target=basicmotions",
+            f"run_dir={tmp_path}"]
+    cfg = load_config([*base, "train.stage1.source=train:synthetic"])
+    split = make_split(cfg, lambda c: apply_label_space(raw[c.dataset.name], c.label_space))
+    origins = split.train.dataset_of_each()
+    assert set(origins) == {"uci_hapt", "synthetic"}
+    texts = [f"text {i}" for i in range(len(split.train))]
+    side = centralized_text_side(cfg, split, texts)
+    [record] = side.provenance["sources"]
+    assert record["dataset"] == "synthetic"
+    assert record["windows"] == int(sum(origins == "synthetic"))
+    with pytest.raises(ConfigError, match="uci_har is not a source of this run"):
+        centralized_text_side(load_config([*base, "train.stage1.source=train:uci_har"]), split,
+                              texts)
+    for bad in ("train:", "train:nope"):
+        with pytest.raises(ConfigError, match="s:"):
+            parse_sources(bad, "s")
