@@ -8,8 +8,9 @@ compares the feature's measured (present) values; it is ``None`` when either sid
 are reported beside it, so a shift and a feature that is absent on one side are told apart.
 
 ``as_read=True`` compares the features as the words interpreter reads them: a limb's swing
-rates turned into step rates (``descriptive.body_rates``), so that a wrist and a waist walk are
-compared on the same footing (their cadence, not the arm's stride).
+rates turned into step rates and its strength divided by the limb's swing gain
+(``descriptive.body_rates``), so that a wrist and a waist walk are compared on the same footing
+(their cadence, not the arm's stride).
 """
 
 from __future__ import annotations

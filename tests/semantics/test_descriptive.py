@@ -16,7 +16,22 @@ def test_a_limb_swing_with_the_vertical_unknown_counts_two_steps(placement):
     row = descriptive.body_rates(WALK, {"placement": placement})
     assert row["step_freq"] == pytest.approx(1.7)
     assert row["gyro_step_freq"] == pytest.approx(1.7)
-    assert row["acc_mag_mean"] == WALK["acc_mag_mean"]
+    gain = descriptive.LIMB_SCALE[placement].get("acc_mag_mean", 1.0)
+    assert row["acc_mag_mean"] == pytest.approx(WALK["acc_mag_mean"] / gain)
+
+
+def test_a_wrist_walk_reads_as_strong_as_a_waist_walk():
+    """The synthetic generator's median wrist and waist walks (``LIMB_SCALE``'s source)."""
+    wrist = {**WALK, "acc_mag_mean": 4.9, "jerk_rms": 42.7, "impact_p2v_median": 13.7,
+             "gyro_mag_rms": 1.72, "net_rotation": 36.0}
+    waist = {**WALK, "acc_mag_mean": 3.35, "jerk_rms": 42.4, "impact_p2v_median": 7.3,
+             "gyro_mag_rms": 0.75, "net_rotation": 10.0}
+    lines = {where: grounded_text(row, {"placement": where}, style="words").split("\n")
+             for where, row in (("wrist", wrist), ("waist", waist))}
+    for i in (4, 6):  # posture (rotation), footfalls
+        assert lines["wrist"][i] == lines["waist"][i]
+    assert lines["wrist"][0].endswith(lines["waist"][0].split("; ", 1)[1])
+    assert "violent" in grounded_text(wrist, {"placement": "waist"}, style="words")
 
 
 def test_with_the_vertical_known_a_limb_device_counts_the_body_steps():

@@ -41,9 +41,10 @@ The limits are round values between the per-class quartiles of UCI HAPT's public
 (``extreme`` above 6 m/s², ``explosive`` jerks above 150 m/s³) are the running priors of the
 label descriptions, beyond anything a waist phone measures while walking. Cadence is the step
 rate: on a limb (wrist, arm) one arm swing spans two steps, so the swing rates measured there are
-doubled first (``body_rates``); the periodicity does not depend on the placement. A known
-placement opens the Strength line as in the cited wording. Absent features are never described
-as zero: a section without them says so (``no steps``, ``no gyroscope``).
+doubled first, and its strength, footfalls, rotation and net rotation are divided by the
+limb's own swing gain (``body_rates``, ``LIMB_SCALE``); the periodicity does not depend on the
+placement. A known placement opens the Strength line as in the cited wording. Absent features
+are never described as zero: a section without them says so (``no steps``, ``no gyroscope``).
 """
 
 from __future__ import annotations
@@ -66,6 +67,16 @@ CYCLE: Levels = ((0.4, "no repeating cycle"), (0.7, "loosely repeating cycle"),
                  (INF, "clearly repeating cycle"))
 STEP_MIN_MOTION = 1.0  # m/s²: below this (HAPT public still p99 0.8, walk p1 2.1) no gait
 LIMB_PLACEMENTS = frozenset({"wrist", "arm", "upper_arm"})
+# A limb adds its own swing to the body's motion. Graded on the waist's scale a wrist walk reads
+# as violent motion with heavy footfalls and a sharp turn, so a limb's strength is divided by
+# these gains first: the medians of the synthetic generator's wrist (arm) walk over its waist
+# walk (its physics, a 0.45 m forearm lever swinging 0.32 rad a stride; no real wrist data):
+# acc 1.5, footfall 1.9, rotation 2.3, net rotation 3.5 (arm: 0.9, 1.1, 2.0, 2.5; within 10%
+# taken as 1).
+_ARM_SCALE = {"gyro_mag_rms": 2.0, "net_rotation": 2.5}
+LIMB_SCALE = {"wrist": {"acc_mag_mean": 1.5, "impact_p2v_median": 1.9, "gyro_mag_rms": 2.3,
+                        "net_rotation": 3.5},
+              "arm": _ARM_SCALE, "upper_arm": _ARM_SCALE}
 BEAT: Levels = ((0.05, "metronomic"), (0.1, "steady"), (0.25, "uneven"), (INF, "erratic"))
 RISE_FALL: Levels = ((0.95, "quick rise, slow fall"), (1.05, "symmetric rise and fall"),
                      (INF, "slow rise, quick fall"))
@@ -96,7 +107,8 @@ def _axis(r: dict[str, float]) -> str:
 
 
 def body_rates(row: dict[str, float], context: dict | None) -> dict[str, float]:
-    """``row`` with a limb's swing rates turned into step rates.
+    """``row`` as the body moves: a limb's swing rates turned into step rates and its
+    swing's strength taken out (``LIMB_SCALE``).
 
     On a wrist or arm the gyroscope's rhythm is the swing (one per stride, two steps), and so
     is the accelerometer's when its vertical is unknown (its peaks are then those of the
@@ -105,7 +117,8 @@ def body_rates(row: dict[str, float], context: dict | None) -> dict[str, float]:
     if placement not in LIMB_PLACEMENTS:
         return row
     doubled = {"gyro_step_freq"} | ({"step_freq"} if "vert_rms" not in row else set())
-    return {k: 2.0 * v if k in doubled else v for k, v in row.items()}
+    scale = LIMB_SCALE.get(placement, {})
+    return {k: 2.0 * v if k in doubled else v / scale.get(k, 1.0) for k, v in row.items()}
 
 
 def _rhythm(r: dict[str, float]) -> str:

@@ -197,7 +197,7 @@ def grounded_text(row: dict[str, float], context: dict | None = None,
     return "\n".join(f"{SECTION_TITLES[g]}: {lines[g]}." for g in GROUPS)
 
 
-MODEL_IDS = {"cited": "grounded-v2", "words": "grounded-words-v2"}
+MODEL_IDS = {"cited": "grounded-v2", "words": "grounded-words-v3"}
 
 
 class GroundedInterpreter(Interpreter):
