@@ -107,11 +107,7 @@ def parse_sources(value: Any, where: str) -> list[Source] | str:
     sources = [_one(x, where) for x in items]
     if any(s.dataset in ("none", "train") for s in sources):
         raise ConfigError(f"{where}: none/train cannot be combined with other sources")
-    known = sorted(p.stem for p in (config_dir() / "dataset").glob("*.yaml"))
-    unknown = [s.dataset for s in sources if s.dataset not in known]
-    if unknown:
-        raise ConfigError(f"{where}: unknown dataset {', '.join(unknown)}; known: "
-                          f"{', '.join(known)}")
+    _require_known([s.dataset for s in sources], where)
     if len({s.dataset for s in sources}) != len(sources):
         raise ConfigError(f"{where}: a dataset is listed twice; merge its subjects")
     return sources
@@ -126,12 +122,17 @@ def train_datasets(value: Any, where: str) -> tuple[str, ...] | None:
     names = tuple(n.strip() for n in value.removeprefix("train:").split(",") if n.strip())
     if not names:
         raise ConfigError(f"{where}: name the source datasets after train: (e.g. train:uci_hapt)")
+    _require_known(names, where)
+    return names
+
+
+def _require_known(names: Iterable[str], where: str) -> None:
+    """Refuse dataset names without a ``configs/dataset/NAME.yaml``."""
     known = sorted(p.stem for p in (config_dir() / "dataset").glob("*.yaml"))
     unknown = [n for n in names if n not in known]
     if unknown:
         raise ConfigError(f"{where}: unknown dataset {', '.join(unknown)}; known: "
                           f"{', '.join(known)}")
-    return names
 
 
 def _ranges(subjects: Iterable[int]) -> str:

@@ -66,7 +66,6 @@ CADENCE: Levels = ((1.2, "slow"), (1.6, "leisurely"), (1.74, "unhurried"), (1.9,
 CYCLE: Levels = ((0.4, "no repeating cycle"), (0.7, "loosely repeating cycle"),
                  (INF, "clearly repeating cycle"))
 STEP_MIN_MOTION = 1.0  # m/s²: below this (HAPT public still p99 0.8, walk p1 2.1) no gait
-LIMB_PLACEMENTS = frozenset({"wrist", "arm", "upper_arm"})
 # A limb adds its own swing to the body's motion. Graded on the waist's scale a wrist walk reads
 # as violent motion with heavy footfalls and a sharp turn, so a limb's strength is divided by
 # these gains first: the medians of the synthetic generator's wrist (arm) walk over its waist
@@ -77,6 +76,7 @@ _ARM_SCALE = {"gyro_mag_rms": 2.0, "net_rotation": 2.5}
 LIMB_SCALE = {"wrist": {"acc_mag_mean": 1.5, "impact_p2v_median": 1.9, "gyro_mag_rms": 2.3,
                         "net_rotation": 3.5},
               "arm": _ARM_SCALE, "upper_arm": _ARM_SCALE}
+LIMB_PLACEMENTS = frozenset(LIMB_SCALE)
 BEAT: Levels = ((0.05, "metronomic"), (0.1, "steady"), (0.25, "uneven"), (INF, "erratic"))
 RISE_FALL: Levels = ((0.95, "quick rise, slow fall"), (1.05, "symmetric rise and fall"),
                      (INF, "slow rise, quick fall"))
@@ -117,7 +117,7 @@ def body_rates(row: dict[str, float], context: dict | None) -> dict[str, float]:
     if placement not in LIMB_PLACEMENTS:
         return row
     doubled = {"gyro_step_freq"} | ({"step_freq"} if "vert_rms" not in row else set())
-    scale = LIMB_SCALE.get(placement, {})
+    scale = LIMB_SCALE[placement]
     return {k: 2.0 * v if k in doubled else v / scale.get(k, 1.0) for k, v in row.items()}
 
 
